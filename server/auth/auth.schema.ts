@@ -1,0 +1,24 @@
+import { z } from "zod";
+import { ROLES } from "./actor.js";
+
+export const Username = z
+  .string()
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{1,62}$/, "2-63 letters, digits, '.', '_' or '-', starting with a letter or digit");
+export const Role = z.enum(ROLES);
+
+export const LoginBody = z.strictObject({ username: z.string().min(1).max(200), password: z.string().min(1).max(1024) });
+
+export const CreateUserBody = z.strictObject({
+  username: Username,
+  password: z.string().min(8, "at least 8 characters").max(1024),
+  roles: z.array(Role).min(1).max(ROLES.length),
+});
+
+export const CreateTokenBody = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  roles: z.array(Role).min(1).max(ROLES.length),
+  expiresInDays: z.number().int().min(1).max(3650).optional(),
+});
+
+export const TokenParams = z.strictObject({ id: z.uuid() });
+export const TokenListQuery = z.strictObject({ all: z.enum(["true", "false"]).optional() });

@@ -1,0 +1,30 @@
+/**
+ * Everything a process of Ferry holds open, built once at start-up and handed to each
+ * domain's routes and services. Tests build the same thing against real services.
+ */
+import type { Config } from "./config.js";
+import type { Database, Db } from "./db/client.js";
+import type { Logger } from "./logger.js";
+import type { ServerSecrets } from "./secrets/secrets.js";
+import type { BlobStore } from "./storage/blob-store.js";
+import type { AuditLog } from "./audit/audit.service.js";
+import type { AuthService } from "./auth/auth.service.js";
+import type { Metrics } from "./http/metrics.js";
+import type { EventSink } from "./webhooks/events.js";
+import type { WebhookService } from "./webhooks/webhooks.service.js";
+
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  db: Db;
+  blobs: BlobStore;
+  secrets: ServerSecrets;
+  audit: AuditLog;
+  auth: AuthService;
+  metrics: Metrics;
+  /** Domain events delivered to webhooks. */
+  events: EventSink;
+  /** Webhook registrations and their delivery loop (started by startServer, stopped on close). */
+  webhooks: WebhookService;
+}

@@ -1,0 +1,64 @@
+/**
+ * The database: PostgreSQL when DATABASE_URL is set, otherwise PGlite (embedded, real
+ * PostgreSQL compiled to WASM) under FERRY_DATA_DIR/db. One schema serves both.
+ */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import { PrismaClient } from "../generated/prisma/client.js";
+import { applyPendingMigrations } from "./migrate.js";
+
+export type Db = PrismaClient;
+
+export interface Database {
+  prisma: PrismaClient;
+  kind: "postgresql" | "pglite";
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  migrate(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  dataDir: string;
+  /** Keeps PGlite in memory (tools that need a scratch database). */
+  inMemory?: boolean;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  let adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  let closeDriver: () => Promise<void>;
+  let kind: Database["kind"];
+  if (options.databaseUrl) {
+    kind = "postgresql";
+    adapterFactory = new PrismaPg({ connectionString: options.databaseUrl, max: 20, connectionTimeoutMillis: 5_000 });
+    closeDriver = async () => {};
+  } else {
+    kind = "pglite";
+    let pglite: PGlite;
+    if (options.inMemory) {
+      pglite = new PGlite();
+    } else {
+      const dir = path.join(options.dataDir, "db");
+      mkdirSync(dir, { recursive: true });
+      pglite = new PGlite(dir);
+    }
+    await pglite.waitReady;
+    adapterFactory = new PrismaPGlite(pglite);
+    closeDriver = () => pglite.close();
+  }
+  const prisma = new PrismaClient({ adapter: adapterFactory });
+  return {
+    prisma,
+    kind,
+    adapterFactory,
+    migrate: () => applyPendingMigrations(adapterFactory),
+    async close() {
+      await prisma.$disconnect();
+      await closeDriver();
+    },
+  };
+}

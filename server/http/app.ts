@@ -1,0 +1,96 @@
+/**
+ * The Express application: request ids and logs, metrics, authentication, the domain
+ * routers under /api/v1, health endpoints, the web console, and error mapping.
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import express, { Router, type Express } from "express";
+import { pinoHttp } from "pino-http";
+import type { AppContext } from "../context.js";
+import { authenticate } from "../auth/authenticate.js";
+import { authRoutes } from "../auth/auth.routes.js";
+import { auditRoutes } from "../audit/audit.routes.js";
+import { artifactRoutes } from "../artifacts/artifacts.routes.js";
+import { errorHandler, notFoundHandler } from "./error-handler.js";
+import { buildOpenApi } from "./openapi.js";
+import { RouteTable } from "./route.js";
+import { healthRoutes } from "./health.js";
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+const webDist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web/dist");
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value !== "bigint") return value;
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+}
+
+export interface BuiltApp {
+  app: Express;
+  routes: RouteTable;
+}
+
+export function buildApp(ctx: AppContext): BuiltApp {
+  const app = express();
+  const routes = new RouteTable({ audit: ctx.audit });
+  app.disable("x-powered-by");
+  app.set("trust proxy", "loopback");
+  app.set("json replacer", jsonReplacer);
+  app.set("query parser", "simple");
+
+  app.use(
+    pinoHttp({
+      logger: ctx.logger,
+      genReqId: (req, res) => {
+        const given = req.headers["x-request-id"];
+        const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader("X-Request-Id", id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/metrics" },
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
+    }),
+  );
+  app.use(ctx.metrics.observe);
+  app.use(healthRoutes(ctx));
+
+  const api = Router();
+  const parseJson = express.json({ limit: "1mb", strict: true, type: ["application/json", "application/*+json"] });
+  // A raw artifact upload is streamed to storage whatever its content type (a .json file
+  // uploaded by CI must not be parsed and swallowed here).
+  api.use((req, res, next) => (req.method === "PUT" && req.path.startsWith("/artifacts/") ? next() : parseJson(req, res, next)));
+  api.use(authenticate(ctx.auth));
+  api.use(authRoutes(routes, ctx.auth, { loginAttemptsPerMinute: ctx.config.FERRY_LOGIN_RATE_LIMIT }));
+  api.use(auditRoutes(routes, ctx.audit));
+  api.use(artifactRoutes(routes, ctx));
+  routes.add(api, "", {
+    method: "get",
+    path: "/signing-key",
+    tag: "bundles",
+    summary: "The Ed25519 public key (PEM) that signs bundle manifests",
+    access: "public",
+    handler: async ({ res }) => {
+      res.type("application/x-pem-file").send(ctx.secrets.signingPublicKeyPem);
+    },
+  });
+  routes.add(api, "", {
+    method: "get",
+    path: "/openapi.json",
+    tag: "meta",
+    summary: "This document",
+    access: "public",
+    handler: async () => ({ body: buildOpenApi(routes.routes.map((r) => ({ ...r, path: `/api/v1${r.path}` })), "1") }),
+  });
+  app.use("/api/v1", api);
+  app.use("/api", notFoundHandler);
+
+  if (existsSync(webDist)) {
+    app.use(express.static(webDist, { index: false, maxAge: "1h" }));
+    // Client-side routes fall back to the single page.
+    app.get(/^\/(?!api\/).*/, (_req, res) => res.sendFile(path.join(webDist, "index.html")));
+  }
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return { app, routes };
+}

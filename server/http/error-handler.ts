@@ -1,0 +1,85 @@
+/**
+ * The one place errors become responses (SPEC §4 wire shape). Domain errors keep their
+ * status and code; known library errors are translated; anything else is logged with the
+ * request id and answered with a generic 500, never a stack trace.
+ */
+import type { ErrorRequestHandler, RequestHandler } from "express";
+import { AppError } from "../errors.js";
+
+interface WireError {
+  status: number;
+  code: string;
+  message: string;
+  details?: unknown;
+  headers?: Record<string, string>;
+}
+
+function fromBodyParser(error: { type?: string; status?: number; message?: string }): WireError | null {
+  switch (error.type) {
+    case "entity.parse.failed":
+      return { status: 400, code: "malformed_json", message: "request body is not valid JSON" };
+    case "entity.too.large":
+      return { status: 413, code: "payload_too_large", message: "request body is too large" };
+    case "encoding.unsupported":
+    case "charset.unsupported":
+      return { status: 415, code: "unsupported_encoding", message: error.message ?? "unsupported encoding" };
+    case "request.aborted":
+      return { status: 400, code: "request_aborted", message: "the client aborted the request" };
+    default:
+      return null;
+  }
+}
+
+function fromPrisma(error: { code?: string; meta?: { target?: unknown; modelName?: string } }): WireError | null {
+  if (error.code === "P2002") return { status: 409, code: "already_exists", message: "a record with these values already exists", details: { fields: error.meta?.target } };
+  if (error.code === "P2025") return { status: 404, code: "not_found", message: `${error.meta?.modelName ?? "record"} not found` };
+  if (error.code === "P2003") return { status: 409, code: "in_use", message: "the record is referenced by another record" };
+  if (error.code === "P1001" || error.code === "P1017" || error.code === "P2024") {
+    return { status: 503, code: "database_unavailable", message: "the database is unavailable; try again" };
+  }
+  return null;
+}
+
+function fromConnection(error: { code?: string; name?: string; message?: string }): WireError | null {
+  const codes = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P03", "08006", "08001"];
+  if (error.code && codes.includes(error.code)) {
+    return { status: 503, code: "service_unavailable", message: "a backing service is unavailable; try again" };
+  }
+  if (typeof error.message === "string" && /Connection terminated|connect ECONNREFUSED|DatabaseNotReachable/i.test(error.message)) {
+    return { status: 503, code: "database_unavailable", message: "the database is unavailable; try again" };
+  }
+  return null;
+}
+
+export function toWireError(error: unknown): WireError | null {
+  if (error instanceof AppError) {
+    return { status: error.status, code: error.code, message: error.message, details: error.details, headers: error.headers };
+  }
+  if (error && typeof error === "object") {
+    return (
+      fromBodyParser(error as never) ?? fromPrisma(error as never) ?? fromConnection(error as never) ?? fromConnection((error as { cause?: never }).cause ?? {})
+    );
+  }
+  return null;
+}
+
+export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
+  const wire = toWireError(error);
+  if (!wire || wire.status >= 500) {
+    req.log?.error({ err: error, requestId: req.id }, "request failed");
+  }
+  const body = wire
+    ? { error: { code: wire.code, message: wire.message, ...(wire.details === undefined ? {} : { details: wire.details }) } }
+    : { error: { code: "internal_error", message: `internal error; quote request id ${String(req.id)} to your administrator`, details: { requestId: req.id } } };
+  if (res.headersSent) {
+    // A streaming response already started: the only honest signal left is to cut it.
+    res.destroy(error instanceof Error ? error : undefined);
+    return;
+  }
+  if (wire?.headers) res.set(wire.headers);
+  res.status(wire?.status ?? 500).json(body);
+};
+
+export const notFoundHandler: RequestHandler = (req, res) => {
+  res.status(404).json({ error: { code: "route_not_found", message: `no route for ${req.method} ${req.path}` } });
+};

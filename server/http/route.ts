@@ -1,0 +1,172 @@
+/**
+ * The route table. Each route declares, in one place, who may call it, what it accepts
+ * (zod), how it is audited and how it is documented. The same declaration drives
+ * validation, the OpenAPI document and the role matrix tests, so a route cannot exist
+ * without an access rule.
+ */
+import type { Request, Response, RequestHandler, Router } from "express";
+import { z } from "zod";
+import type { Actor, Role } from "../auth/actor.js";
+import { actorName, hasAnyRole } from "../auth/actor.js";
+import { forbidden, unauthorized, validationFailed } from "../errors.js";
+import type { AuditLog } from "../audit/audit.service.js";
+
+export type Method = "get" | "head" | "post" | "put" | "patch" | "delete";
+
+/**
+ * - `public`: no authentication (health, login, signing key).
+ * - `authenticated`: any signed-in user or token, whatever its roles.
+ * - `site`: a site agent's token only.
+ * - a list of roles: a user or token holding at least one of them.
+ */
+export type Access = "public" | "authenticated" | "site" | readonly Role[];
+
+export interface HandlerInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  /** Present unless the route is public. */
+  actor: Actor;
+  req: Request;
+  res: Response;
+}
+
+/** What a JSON handler returns; a streaming handler writes to `res` itself and returns nothing. */
+export interface Reply {
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Refines the audit event the route writes. */
+  audit?: { target?: string; targetType?: string; details?: Record<string, unknown> };
+}
+
+export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  method: Method;
+  /** Express path relative to the router's mount point, e.g. `/artifacts/:component`. */
+  path: string;
+  summary: string;
+  tag: string;
+  access: Access;
+  params?: P;
+  query?: Q;
+  /** A zod schema for a JSON body, or `"stream"` when the handler reads the raw request. */
+  body?: B | "stream";
+  /** Audit action (e.g. `artifact.upload`). Required for every mutating route. */
+  audit?: { action: string; targetType: string };
+  /** Extra middleware before validation (rate limits, multipart parsing). */
+  before?: RequestHandler[];
+  responses?: Record<number, string>;
+  handler: (input: HandlerInput<z.output<P>, z.output<Q>, z.output<B>>) => Promise<Reply | void>;
+}
+
+export interface RegisteredRoute {
+  method: Method;
+  /** Full path including the mount prefix. */
+  path: string;
+  summary: string;
+  tag: string;
+  access: Access;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType | "stream";
+  responses?: Record<number, string>;
+  audited: boolean;
+}
+
+export interface RouteContext {
+  audit: AuditLog;
+}
+
+const empty = z.object({}).strict();
+
+function parseOrThrow(schema: z.ZodType, value: unknown, where: string): unknown {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({
+    path: [where, ...issue.path.map(String)].join("."),
+    message: issue.message,
+  }));
+  throw validationFailed(`invalid ${where}: ${issues.map((i) => `${i.path} ${i.message}`).join("; ")}`, { issues });
+}
+
+export function authorize(access: Access, actor: Actor | undefined): void {
+  if (access === "public") return;
+  if (!actor) throw unauthorized();
+  if (access === "site") {
+    if (actor.kind !== "site") throw forbidden("forbidden", "this route is for site agents");
+    return;
+  }
+  if (actor.kind === "site") throw forbidden("forbidden", "a site token may only call the agent API");
+  if (access === "authenticated") return;
+  if (!hasAnyRole(actor, access)) {
+    throw forbidden("forbidden", `requires one of the roles: ${access.join(", ")}`, { required: access });
+  }
+}
+
+export class RouteTable {
+  readonly routes: RegisteredRoute[] = [];
+
+  constructor(private readonly context: RouteContext) {}
+
+  /** Registers a route on an Express router mounted at `prefix`. */
+  add<P extends z.ZodType = typeof empty, Q extends z.ZodType = typeof empty, B extends z.ZodType = typeof empty>(
+    router: Router,
+    prefix: string,
+    spec: RouteSpec<P, Q, B>,
+  ): void {
+    const mutating = !["get", "head"].includes(spec.method);
+    if (mutating && !spec.audit && spec.access !== "public") {
+      throw new Error(`route ${spec.method.toUpperCase()} ${prefix}${spec.path} must declare its audit action`);
+    }
+    this.routes.push({
+      method: spec.method,
+      path: prefix + spec.path,
+      summary: spec.summary,
+      tag: spec.tag,
+      access: spec.access,
+      params: spec.params,
+      query: spec.query,
+      body: spec.body,
+      responses: spec.responses,
+      audited: Boolean(spec.audit),
+    });
+    const paramsSchema = spec.params ?? empty.catchall(z.string());
+    const querySchema = spec.query ?? z.object({}).passthrough();
+    // Authorization runs before any `before` middleware, so nothing (a multipart upload,
+    // say) is read from an unauthorized request.
+    const checkAccess: RequestHandler = (req, _res, next) => {
+      authorize(spec.access, req.actor);
+      next();
+    };
+    const run: RequestHandler = async (req, res) => {
+      const params = parseOrThrow(paramsSchema, req.params, "params");
+      const query = parseOrThrow(querySchema, req.query ?? {}, "query");
+      let body: unknown = undefined;
+      if (spec.body && spec.body !== "stream") body = parseOrThrow(spec.body, req.body ?? {}, "body");
+      const reply = await spec.handler({
+        params: params as z.output<P>,
+        query: query as z.output<Q>,
+        body: body as z.output<B>,
+        actor: req.actor as Actor,
+        req,
+        res,
+      });
+      if (spec.audit && req.actor && (!reply || (reply.status ?? 200) < 400)) {
+        await this.context.audit.record({
+          actor: actorName(req.actor),
+          action: spec.audit.action,
+          targetType: reply?.audit?.targetType ?? spec.audit.targetType,
+          target: reply?.audit?.target ?? Object.values(req.params ?? {}).join("/"),
+          details: reply?.audit?.details,
+          requestId: req.id,
+        });
+      }
+      if (!reply) return;
+      if (reply.headers) res.set(reply.headers);
+      res.status(reply.status ?? 200);
+      if (reply.body === undefined) res.end();
+      else res.json(reply.body);
+    };
+    router[spec.method](spec.path, checkAccess, ...(spec.before ?? []), run);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Serves a stored blob over HTTP with the headers download tools rely on: ETag (the
+ * sha256), X-Checksum-Sha256, Accept-Ranges, single byte ranges (206/416), If-None-Match
+ * (304) and If-Range. Used for artifacts, blobs by digest and bundles.
+ */
+import { pipeline } from "node:stream/promises";
+import type { Request, Response } from "express";
+import { rangeNotSatisfiable } from "../errors.js";
+import type { BlobStore } from "../storage/blob-store.js";
+
+export interface BlobDescription {
+  sha256: string;
+  size: bigint;
+  filename?: string;
+  contentType?: string | null;
+}
+
+type ParsedRange = { start: number; end: number } | "unsatisfiable" | null;
+
+/** Parses a single `bytes=` range. Multiple ranges are served as the whole entity (RFC 9110 allows ignoring Range). */
+export function parseRange(header: string | undefined, size: number): ParsedRange {
+  if (!header) return null;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match) return null;
+  const [, from, to] = match;
+  if (from === "" && to === "") return null;
+  if (from === "") {
+    const suffix = Number(to);
+    if (suffix === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(from);
+  const end = to === "" ? size - 1 : Math.min(Number(to), size - 1);
+  if (start >= size || end < start) return "unsatisfiable";
+  return { start, end };
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(",").some((candidate) => {
+    const value = candidate.trim().replace(/^W\//, "");
+    return value === "*" || value === etag;
+  });
+}
+
+export async function sendBlob(blobs: BlobStore, req: Request, res: Response, blob: BlobDescription): Promise<void> {
+  const size = Number(blob.size);
+  const etag = `"${blob.sha256}"`;
+  res.set({
+    ETag: etag,
+    "X-Checksum-Sha256": blob.sha256,
+    "Accept-Ranges": "bytes",
+    "Cache-Control": "private, max-age=0, must-revalidate",
+    "Content-Type": blob.contentType ?? "application/octet-stream",
+  });
+  if (blob.filename) res.attachment(blob.filename);
+  if (etagMatches(req.headers["if-none-match"], etag)) {
+    res.status(304).end();
+    return;
+  }
+  const ifRange = req.headers["if-range"];
+  const range = ifRange && ifRange !== etag ? null : parseRange(req.headers.range, size);
+  if (range === "unsatisfiable") throw rangeNotSatisfiable(size);
+  if (range) {
+    res.status(206).set({ "Content-Range": `bytes ${range.start}-${range.end}/${size}`, "Content-Length": String(range.end - range.start + 1) });
+  } else {
+    res.status(200).set("Content-Length", String(size));
+  }
+  if (req.method === "HEAD") {
+    res.end();
+    return;
+  }
+  const controller = new AbortController();
+  res.on("close", () => controller.abort());
+  const stream = await blobs.open(blob.sha256, { range: range ?? undefined, signal: controller.signal });
+  try {
+    await pipeline(stream, res);
+  } catch (error) {
+    // The client went away: nothing to report. Anything else (a checksum failure while
+    // streaming) cuts the response so the client never mistakes it for a complete file.
+    if (controller.signal.aborted) return;
+    res.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Starting and stopping a Ferry server process: open the database and apply migrations,
+ * open storage and clean crash leftovers, make sure an admin exists, then listen.
+ */
+import type { AddressInfo } from "node:net";
+import { createServer, type Server } from "node:http";
+import { AuditLog } from "./audit/audit.service.js";
+import { AuthService } from "./auth/auth.service.js";
+import type { Config } from "./config.js";
+import type { AppContext } from "./context.js";
+import { openDatabase } from "./db/client.js";
+import { buildApp } from "./http/app.js";
+import { createMetrics } from "./http/metrics.js";
+import { createLogger, type Logger } from "./logger.js";
+import { loadServerSecrets } from "./secrets/secrets.js";
+import { createBlobStore } from "./storage/index.js";
+import { WebhookService } from "./webhooks/webhooks.service.js";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  ctx: AppContext;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function createContext(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Promise<AppContext> {
+  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
+  const applied = await database.migrate();
+  if (applied.length) logger.info({ applied }, "database migrations applied");
+  const blobs = createBlobStore(config, database.prisma);
+  await blobs.recover();
+  const secrets = loadServerSecrets(config);
+  const webhooks = new WebhookService(database.prisma, secrets.secretKey, logger, { retryBaseMs: config.FERRY_WEBHOOK_RETRY_BASE_MS });
+  return {
+    config,
+    logger,
+    database,
+    db: database.prisma,
+    blobs,
+    secrets,
+    audit: new AuditLog(database.prisma),
+    auth: new AuthService(database.prisma, { jwtSecret: secrets.jwtSecret, jwtTtlHours: config.FERRY_JWT_TTL_HOURS }),
+    metrics: createMetrics(),
+    events: webhooks,
+    webhooks,
+  };
+}
+
+export async function startServer(config: Config, options: { logger?: Logger; announce?: (line: string) => void } = {}): Promise<RunningServer> {
+  const ctx = await createContext(config, options.logger);
+  const admin = await ctx.auth.ensureFirstAdmin(config.FERRY_ADMIN_PASSWORD);
+  if (admin.generatedPassword) {
+    // Printed once, to the terminal only, never to the structured log.
+    (options.announce ?? console.log)(`\nFirst start: created user "admin" with password ${admin.generatedPassword}\nStore it now; it is not shown again.\n`);
+  }
+  const { app } = buildApp(ctx);
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0 }, app);
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST;
+  ctx.logger.info({ port, database: ctx.database.kind, storage: config.FERRY_STORAGE }, "ferry listening");
+  ctx.webhooks.start();
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    ctx,
+    server,
+    close: () =>
+      (closing ??= (async () => {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await ctx.webhooks.stop();
+        await ctx.database.close();
+      })()),
+  };
+}
