@@ -12,6 +12,8 @@ import type { AuthService } from "./auth/auth.service.js";
 import type { Metrics } from "./http/metrics.js";
 import type { EventSink } from "./webhooks/events.js";
 import type { WebhookService } from "./webhooks/webhooks.service.js";
+import type { CustomersService } from "./customers/customers.service.js";
+import type { SitesService } from "./sites/sites.service.js";
 
 export interface AppContext {
   config: Config;
@@ -27,4 +29,7 @@ export interface AppContext {
   events: EventSink;
   /** Webhook registrations and their delivery loop (started by startServer, stopped on close). */
   webhooks: WebhookService;
+  customers: CustomersService;
+  /** Sites, including the server-internal accessors for site secrets and SSH credentials. */
+  sites: SitesService;
 }

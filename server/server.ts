@@ -15,6 +15,8 @@ import { createLogger, type Logger } from "./logger.js";
 import { loadServerSecrets } from "./secrets/secrets.js";
 import { createBlobStore } from "./storage/index.js";
 import { WebhookService } from "./webhooks/webhooks.service.js";
+import { CustomersService } from "./customers/customers.service.js";
+import { SitesService } from "./sites/sites.service.js";
 
 export interface RunningServer {
   url: string;
@@ -44,6 +46,8 @@ export async function createContext(config: Config, logger: Logger = createLogge
     metrics: createMetrics(),
     events: webhooks,
     webhooks,
+    customers: new CustomersService(database.prisma),
+    sites: new SitesService(database.prisma, secrets.secretKey),
   };
 }
 

@@ -13,6 +13,9 @@ import { authenticate } from "../auth/authenticate.js";
 import { authRoutes } from "../auth/auth.routes.js";
 import { auditRoutes } from "../audit/audit.routes.js";
 import { artifactRoutes } from "../artifacts/artifacts.routes.js";
+import { webhookRoutes } from "../webhooks/webhooks.routes.js";
+import { customerRoutes } from "../customers/customers.routes.js";
+import { siteRoutes } from "../sites/sites.routes.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import { buildOpenApi } from "./openapi.js";
 import { RouteTable } from "./route.js";
@@ -64,6 +67,9 @@ export function buildApp(ctx: AppContext): BuiltApp {
   api.use(authRoutes(routes, ctx.auth, { loginAttemptsPerMinute: ctx.config.FERRY_LOGIN_RATE_LIMIT }));
   api.use(auditRoutes(routes, ctx.audit));
   api.use(artifactRoutes(routes, ctx));
+  api.use(webhookRoutes(routes, ctx));
+  api.use(customerRoutes(routes, ctx));
+  api.use(siteRoutes(routes, ctx));
   routes.add(api, "", {
     method: "get",
     path: "/signing-key",

@@ -43,7 +43,9 @@ export class DeliveryLoop {
   private round: Promise<void> | undefined;
   private again = false;
   private running = false;
-  private readonly inFlight = new AbortController();
+  /** The earliest retry this process scheduled, so the loop wakes for it before the next poll. */
+  private soonestRetry = Infinity;
+  private inFlight = new AbortController();
 
   constructor(
     private readonly db: Db,
@@ -55,6 +57,7 @@ export class DeliveryLoop {
   start(): void {
     if (this.running) return;
     this.running = true;
+    if (this.inFlight.signal.aborted) this.inFlight = new AbortController();
     this.wake();
   }
 
@@ -78,13 +81,17 @@ export class DeliveryLoop {
     this.timer = undefined;
     this.round = this.runRounds().finally(() => {
       this.round = undefined;
-      if (this.running) this.timer = setTimeout(() => this.wake(), this.options.pollMs);
+      if (!this.running) return;
+      const untilRetry = Math.max(0, this.soonestRetry - Date.now());
+      this.timer = setTimeout(() => this.wake(), Math.min(this.options.pollMs, untilRetry));
     });
   }
 
   private async runRounds(): Promise<void> {
     do {
       this.again = false;
+      // This round picks up every retry already due.
+      if (this.soonestRetry <= Date.now()) this.soonestRetry = Infinity;
       try {
         const due = await this.findDue();
         await Promise.all(due.map((delivery) => this.attempt(delivery)));
@@ -132,6 +139,7 @@ export class DeliveryLoop {
     }
     const giveUp = attempt >= this.options.maxAttempts;
     const retryAt = new Date(Date.now() + this.options.retryBaseMs * 2 ** (attempt - 1));
+    if (!giveUp) this.soonestRetry = Math.min(this.soonestRetry, retryAt.getTime());
     this.logger.warn({ delivery: delivery.id, webhook: delivery.webhookId, attempt, status: outcome.status, error: outcome.error }, "webhook delivery attempt failed");
     // updateMany: the webhook (and its deliveries) may have been deleted meanwhile.
     await this.db.webhookDelivery.updateMany({
