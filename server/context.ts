@@ -14,6 +14,7 @@ import type { EventSink } from "./webhooks/events.js";
 import type { WebhookService } from "./webhooks/webhooks.service.js";
 import type { CustomersService } from "./customers/customers.service.js";
 import type { SitesService } from "./sites/sites.service.js";
+import type { SqlService } from "./sql/sql.service.js";
 
 export interface AppContext {
   config: Config;
@@ -32,4 +33,6 @@ export interface AppContext {
   customers: CustomersService;
   /** Sites, including the server-internal accessors for site secrets and SSH credentials. */
   sites: SitesService;
+  /** SQL scripts: lint, DBA review, approval gate. */
+  sql: SqlService;
 }

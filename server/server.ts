@@ -13,6 +13,7 @@ import { buildApp } from "./http/app.js";
 import { createMetrics } from "./http/metrics.js";
 import { createLogger, type Logger } from "./logger.js";
 import { loadServerSecrets } from "./secrets/secrets.js";
+import { SqlService } from "./sql/sql.service.js";
 import { createBlobStore } from "./storage/index.js";
 import { WebhookService } from "./webhooks/webhooks.service.js";
 import { CustomersService } from "./customers/customers.service.js";
@@ -48,6 +49,7 @@ export async function createContext(config: Config, logger: Logger = createLogge
     webhooks,
     customers: new CustomersService(database.prisma),
     sites: new SitesService(database.prisma, secrets.secretKey),
+    sql: new SqlService(database.prisma, blobs, webhooks, logger),
   };
 }
 

@@ -12,6 +12,7 @@ import type { AppContext } from "../context.js";
 import { authenticate } from "../auth/authenticate.js";
 import { authRoutes } from "../auth/auth.routes.js";
 import { auditRoutes } from "../audit/audit.routes.js";
+import { sqlRoutes } from "../sql/sql.routes.js";
 import { artifactRoutes } from "../artifacts/artifacts.routes.js";
 import { webhookRoutes } from "../webhooks/webhooks.routes.js";
 import { customerRoutes } from "../customers/customers.routes.js";
@@ -70,6 +71,7 @@ export function buildApp(ctx: AppContext): BuiltApp {
   api.use(webhookRoutes(routes, ctx));
   api.use(customerRoutes(routes, ctx));
   api.use(siteRoutes(routes, ctx));
+  api.use(sqlRoutes(routes, ctx));
   routes.add(api, "", {
     method: "get",
     path: "/signing-key",
