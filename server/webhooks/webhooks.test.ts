@@ -175,14 +175,16 @@ describe("webhooks", () => {
     assert.equal(rows, 0);
   });
 
-  it("delivers each event exactly once when two processes run the delivery loop", async () => {
+  it("delivers each event exactly once when several processes run the delivery loop", async () => {
     const hook = await register({ url: `${receiver.base}/shared`, events: ["sql.approved"] });
-    // A second delivery loop over the same database stands in for a second server process.
-    const second = new WebhookService(server.ctx.db, server.ctx.secrets.secretKey, server.ctx.logger, { pollMs: 20, retryBaseMs: 100 });
-    second.start();
+    // Pause this server's loop so the deliveries pile up, then let three loops over the
+    // same database (standing in for three server processes) race for all of them.
+    await server.ctx.webhooks.stop();
+    const count = 30;
+    await Promise.all(Array.from({ length: count }, (_, i) => server.ctx.events.emit("sql.approved", { script: i })));
+    const loops = [1, 2, 3].map(() => new WebhookService(server.ctx.db, server.ctx.secrets.secretKey, server.ctx.logger, { pollMs: 20, retryBaseMs: 100 }));
+    loops.forEach((loop) => loop.start());
     try {
-      const count = 30;
-      await Promise.all(Array.from({ length: count }, (_, i) => server.ctx.events.emit("sql.approved", { script: i })));
       await receiver.waitFor((all) => all.filter((r) => r.path === "/shared").length >= count);
       await new Promise((resolve) => setTimeout(resolve, 300));
       const got = receiver.received.filter((r) => r.path === "/shared");
@@ -192,7 +194,8 @@ describe("webhooks", () => {
       const items = await server.ctx.db.webhookDelivery.findMany({ where: { webhookId: hook.body.id } });
       assert.ok(items.every((d) => d.status === "delivered" && d.attempts === 1));
     } finally {
-      await second.stop();
+      await Promise.all(loops.map((loop) => loop.stop()));
+      server.ctx.webhooks.start();
     }
   });
 
