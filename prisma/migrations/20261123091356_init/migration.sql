@@ -155,6 +155,18 @@ CREATE TABLE "ReleaseComponent" (
 );
 
 -- CreateTable
+CREATE TABLE "ReleaseArtifact" (
+    "releaseId" TEXT NOT NULL,
+    "artifactId" TEXT NOT NULL,
+    "component" TEXT NOT NULL,
+    "version" TEXT NOT NULL,
+    "filename" TEXT NOT NULL,
+    "sha256" TEXT NOT NULL,
+
+    CONSTRAINT "ReleaseArtifact_pkey" PRIMARY KEY ("releaseId","artifactId")
+);
+
+-- CreateTable
 CREATE TABLE "Customer" (
     "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
@@ -400,6 +412,9 @@ CREATE INDEX "Release_product_status_idx" ON "Release"("product", "status");
 CREATE UNIQUE INDEX "Release_product_version_key" ON "Release"("product", "version");
 
 -- CreateIndex
+CREATE INDEX "ReleaseArtifact_artifactId_idx" ON "ReleaseArtifact"("artifactId");
+
+-- CreateIndex
 CREATE UNIQUE INDEX "Customer_name_key" ON "Customer"("name");
 
 -- CreateIndex
@@ -458,6 +473,12 @@ ALTER TABLE "SqlReview" ADD CONSTRAINT "SqlReview_scriptId_fkey" FOREIGN KEY ("s
 
 -- AddForeignKey
 ALTER TABLE "ReleaseComponent" ADD CONSTRAINT "ReleaseComponent_releaseId_fkey" FOREIGN KEY ("releaseId") REFERENCES "Release"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "ReleaseArtifact" ADD CONSTRAINT "ReleaseArtifact_releaseId_fkey" FOREIGN KEY ("releaseId") REFERENCES "Release"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "ReleaseArtifact" ADD CONSTRAINT "ReleaseArtifact_artifactId_fkey" FOREIGN KEY ("artifactId") REFERENCES "Artifact"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- AddForeignKey
 ALTER TABLE "Site" ADD CONSTRAINT "Site_customerId_fkey" FOREIGN KEY ("customerId") REFERENCES "Customer"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
