@@ -36,7 +36,7 @@ export class ArtifactsRepo {
 
   find(c: Coordinates) {
     return this.db.artifact.findUnique({
-      where: { component_version_filename: c },
+      where: { component_version_filename: { component: c.component, version: c.version, filename: c.filename } },
       include: { sqlScript: true },
     });
   }

@@ -77,7 +77,7 @@ export class ArtifactsService {
 
   /** Records several already-stored blobs (a multipart upload) in one transaction: all or nothing. */
   async recordMany(items: Array<{ request: UploadRequest; blob: StoredBlob; sqlMeta?: SqlUploadMeta }>): Promise<UploadResult[]> {
-    const prepared = [];
+    const prepared: Array<{ request: UploadRequest; blob: StoredBlob; sqlMeta?: SqlUploadMeta; findings?: Awaited<ReturnType<SqlService["lint"]>>; existing: Awaited<ReturnType<ArtifactsRepo["find"]>> }> = [];
     for (const { request, blob, ...known } of items) {
       const sqlMeta = known.sqlMeta ?? (request.kind === "sql" ? parseSqlUploadMeta(request.filename, request.sql ?? {}) : undefined);
       const existing = await this.repo.find(request);

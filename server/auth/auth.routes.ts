@@ -1,8 +1,8 @@
 import { Router } from "express";
-import { rateLimit } from "express-rate-limit";
+import { ipKeyGenerator, rateLimit } from "express-rate-limit";
 import { tooManyRequests } from "../errors.js";
 import type { RouteTable } from "../http/route.js";
-import { actorName } from "./actor.js";
+import { actorName, hasAnyRole } from "./actor.js";
 import { presentToken, presentUser } from "./auth.presenter.js";
 import { CreateTokenBody, CreateUserBody, LoginBody, TokenListQuery, TokenParams } from "./auth.schema.js";
 import type { AuthService } from "./auth.service.js";
@@ -15,7 +15,7 @@ export function authRoutes(routes: RouteTable, auth: AuthService, options: { log
     standardHeaders: "draft-8",
     legacyHeaders: false,
     // Per client address and username, so one attacker cannot lock everyone out.
-    keyGenerator: (req) => `${req.ip}|${String((req.body as { username?: unknown })?.username ?? "")}`,
+    keyGenerator: (req) => `${ipKeyGenerator(req.ip ?? "unknown")}|${String((req.body as { username?: unknown })?.username ?? "")}`,
     handler: () => {
       throw tooManyRequests("too many login attempts; try again in a minute", 60);
     },
@@ -93,7 +93,7 @@ export function authRoutes(routes: RouteTable, auth: AuthService, options: { log
     access: "authenticated",
     query: TokenListQuery,
     handler: async ({ actor, query }) => {
-      const all = query.all === "true" && actor.roles.includes("admin");
+      const all = query.all === "true" && hasAnyRole(actor, ["admin"]);
       return { body: { items: (await auth.listTokens(actor, all)).map(presentToken) } };
     },
   });

@@ -158,7 +158,7 @@ export class RouteTable {
           targetType: reply?.audit?.targetType ?? spec.audit.targetType,
           target: reply?.audit?.target ?? Object.values(req.params ?? {}).join("/"),
           details: reply?.audit?.details,
-          requestId: req.id,
+          requestId: String(req.id),
         });
       }
       if (!reply) return;

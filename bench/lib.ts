@@ -1,0 +1,70 @@
+/** Shared helpers for benchmarks: timing commands, sampling a process's RSS, printing tables. */
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+export function mb(bytes: number): number {
+  return bytes / 1024 / 1024;
+}
+
+/** Runs a command to completion and returns its wall time in seconds. */
+export function timed(command: string, args: string[], options: { input?: string } = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`${command} ${args.join(" ")} exited ${code}: ${stderr}`));
+      resolve(Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    void options;
+  });
+}
+
+/** Samples a process's resident set size every 20 ms until stopped; returns the peak in MiB. */
+export function sampleRss(pid: number): { stop(): number } {
+  let peak = 0;
+  const read = () => {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      peak = Math.max(peak, kb / 1024);
+    } catch {
+      // process gone
+    }
+  };
+  read();
+  const timer = setInterval(read, 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      read();
+      return peak;
+    },
+  };
+}
+
+export function currentRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+export function have(command: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function printTable(rows: Array<Record<string, string | number>>): void {
+  if (!rows.length) return;
+  const columns = Object.keys(rows[0]!);
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells: string[]) => "| " + cells.map((cell, i) => cell.padEnd(widths[i]!)).join(" | ") + " |";
+  console.log(line(columns));
+  console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+  for (const row of rows) console.log(line(columns.map((c) => String(row[c]))));
+}

@@ -1,0 +1,126 @@
+/**
+ * `ferry`: the server and the client commands (SPEC §7). Client commands talk to a server
+ * over HTTP with --server/--token or FERRY_SERVER/FERRY_TOKEN.
+ */
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config.js";
+import { startServer } from "../server.js";
+import { CliError, requestOk, resolveTarget } from "./api-client.js";
+import { pushFile } from "./push.js";
+
+const USAGE = `usage: ferry <command> [options]
+
+  server                                   start the Ferry server (configured by environment, see README)
+  push <files…> --component C --version V  upload artifacts with their SHA-256
+        [--kind K] [--sql-database D] [--sql-dialect D] [--sql-type T]
+  user add <username> --role R [--role R…] [--password P]
+  token create --name N --role R [--role R…] [--expires-days D]
+
+  client options: --server URL (FERRY_SERVER), --token T (FERRY_TOKEN)`;
+
+const clientOptions = {
+  server: { type: "string" },
+  token: { type: "string" },
+} as const;
+
+async function serve(): Promise<void> {
+  const config = loadConfig();
+  const running = await startServer(config);
+  const stop = async (signal: string) => {
+    running.ctx.logger.info({ signal }, "shutting down");
+    await running.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+async function push(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      ...clientOptions,
+      component: { type: "string" },
+      version: { type: "string" },
+      kind: { type: "string" },
+      "sql-database": { type: "string" },
+      "sql-dialect": { type: "string" },
+      "sql-type": { type: "string" },
+    },
+  });
+  if (!values.component || !values.version || !positionals.length) throw new CliError("usage: ferry push <files…> --component C --version V [--kind K]");
+  const target = resolveTarget(values);
+  for (const file of positionals) {
+    const result = await pushFile(target, file, {
+      component: values.component,
+      version: values.version,
+      kind: values.kind,
+      sql: { database: values["sql-database"], dialect: values["sql-dialect"], type: values["sql-type"] },
+    });
+    const what = result.status === 201 ? "uploaded" : "already there";
+    console.log(`${what}: ${values.component}/${values.version}/${file.split("/").pop()} sha256:${result.sha256}${result.sentBody ? "" : " (no body sent: server had the blob)"}`);
+  }
+}
+
+async function userAdd(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...clientOptions, role: { type: "string", multiple: true }, password: { type: "string" } },
+  });
+  const [username] = positionals;
+  if (!username || !values.role?.length) throw new CliError("usage: ferry user add <username> --role R [--role R…] [--password P]");
+  const password = values.password ?? randomBytes(15).toString("base64url");
+  const user = await requestOk(resolveTarget(values), "POST", "/api/v1/users", { json: { username, password, roles: values.role } });
+  console.log(`created user ${user.username} with roles ${user.roles.join(", ")}`);
+  if (!values.password) console.log(`password: ${password}`);
+}
+
+async function tokenCreate(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { ...clientOptions, name: { type: "string" }, role: { type: "string", multiple: true }, "expires-days": { type: "string" } },
+  });
+  if (!values.name || !values.role?.length) throw new CliError("usage: ferry token create --name N --role R [--role R…] [--expires-days D]");
+  const expiresInDays = values["expires-days"] ? Number(values["expires-days"]) : undefined;
+  const token = await requestOk(resolveTarget(values), "POST", "/api/v1/tokens", { json: { name: values.name, roles: values.role, expiresInDays } });
+  console.log(token.token);
+  console.error(`token ${token.id} (${token.roles.join(", ")})${token.expiresAt ? ` expires ${token.expiresAt}` : ""}; shown once`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, sub, ...rest] = argv;
+  switch (command) {
+    case "server":
+      return serve();
+    case "push":
+      return push(argv.slice(1));
+    case "user":
+      if (sub === "add") return userAdd(rest);
+      break;
+    case "token":
+      if (sub === "create") return tokenCreate(rest);
+      break;
+    case undefined:
+    case "help":
+    case "--help":
+      console.log(USAGE);
+      return;
+  }
+  throw new CliError(`unknown command: ${argv.join(" ")}\n${USAGE}`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    for (const line of error.problems) console.error(line);
+    process.exit(2);
+  }
+  if (error instanceof CliError || (error as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    console.error(`ferry: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  console.error(error);
+  process.exit(1);
+});
