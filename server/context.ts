@@ -15,6 +15,8 @@ import type { WebhookService } from "./webhooks/webhooks.service.js";
 import type { CustomersService } from "./customers/customers.service.js";
 import type { SitesService } from "./sites/sites.service.js";
 import type { SqlService } from "./sql/sql.service.js";
+import type { CatalogService } from "./catalog/catalog.service.js";
+import type { ReleasesService } from "./releases/releases.service.js";
 
 export interface AppContext {
   config: Config;
@@ -35,4 +37,7 @@ export interface AppContext {
   sites: SitesService;
   /** SQL scripts: lint, DBA review, approval gate. */
   sql: SqlService;
+  /** The service catalog (catalog/<component>/service.yml), reloadable at run time. */
+  catalog: CatalogService;
+  releases: ReleasesService;
 }

@@ -15,6 +15,9 @@ import { createLogger, type Logger } from "./logger.js";
 import { loadServerSecrets } from "./secrets/secrets.js";
 import { SqlService } from "./sql/sql.service.js";
 import { createBlobStore } from "./storage/index.js";
+import { CatalogService } from "./catalog/catalog.service.js";
+import { defaultPipelinesDir } from "./catalog/catalog.loader.js";
+import { ReleasesService } from "./releases/releases.service.js";
 import { WebhookService } from "./webhooks/webhooks.service.js";
 import { CustomersService } from "./customers/customers.service.js";
 import { SitesService } from "./sites/sites.service.js";
@@ -34,6 +37,9 @@ export async function createContext(config: Config, logger: Logger = createLogge
   const blobs = createBlobStore(config, database.prisma);
   await blobs.recover();
   const secrets = loadServerSecrets(config);
+  // A broken catalog does not stop start-up (see CatalogService.start): it is logged and served empty.
+  const catalog = new CatalogService({ catalogDir: config.catalogDir, pipelinesDir: defaultPipelinesDir(config.catalogDir) }, logger.child({ domain: "catalog" }));
+  await catalog.start();
   const webhooks = new WebhookService(database.prisma, secrets.secretKey, logger, { retryBaseMs: config.FERRY_WEBHOOK_RETRY_BASE_MS });
   return {
     config,
@@ -50,6 +56,8 @@ export async function createContext(config: Config, logger: Logger = createLogge
     customers: new CustomersService(database.prisma),
     sites: new SitesService(database.prisma, secrets.secretKey),
     sql: new SqlService(database.prisma, blobs, webhooks, logger),
+    catalog,
+    releases: new ReleasesService(database.prisma, catalog, webhooks),
   };
 }
 

@@ -17,6 +17,8 @@ import { artifactRoutes } from "../artifacts/artifacts.routes.js";
 import { webhookRoutes } from "../webhooks/webhooks.routes.js";
 import { customerRoutes } from "../customers/customers.routes.js";
 import { siteRoutes } from "../sites/sites.routes.js";
+import { catalogRoutes } from "../catalog/catalog.routes.js";
+import { releaseRoutes } from "../releases/releases.routes.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import { buildOpenApi } from "./openapi.js";
 import { RouteTable } from "./route.js";
@@ -72,6 +74,8 @@ export function buildApp(ctx: AppContext): BuiltApp {
   api.use(customerRoutes(routes, ctx));
   api.use(siteRoutes(routes, ctx));
   api.use(sqlRoutes(routes, ctx));
+  api.use(catalogRoutes(routes, ctx.catalog));
+  api.use(releaseRoutes(routes, ctx));
   routes.add(api, "", {
     method: "get",
     path: "/signing-key",
