@@ -111,6 +111,7 @@ export class SitesService {
       const { count } = await this.db.site.updateMany({
         where: { id, updatedAt: current.updatedAt },
         data: {
+          updatedAt: new Date(),
           ...(changes.environment ? { environment: changes.environment } : {}),
           ...(changes.variables ? { variables } : {}),
           ...(changes.secretVariables ? { secretVariables: sealVariables(this.secretKey, secrets) } : {}),

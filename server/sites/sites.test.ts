@@ -175,6 +175,16 @@ describe("customers and sites", () => {
     assertNoSecrets(JSON.stringify(row), "the Site row after patch");
   });
 
+  it("concurrent edits of different variables keep every change", async () => {
+    const keys = ["C1", "C2", "C3", "C4", "C5"];
+    const responses = await Promise.all(keys.map((key) => call("PATCH", `/sites/${agentSite.id}`, { secretVariables: { [key]: `${key}-value` } })));
+    assert.deepEqual(responses.map((r) => r.status), keys.map(() => 200));
+    const { secret } = await server.ctx.sites.siteVariables(agentSite.id);
+    for (const key of keys) assert.equal(secret[key], `${key}-value`);
+    const cleaned = await call("PATCH", `/sites/${agentSite.id}`, { secretVariables: Object.fromEntries(keys.map((key) => [key, null])) });
+    assert.deepEqual(cleaned.body.secretVariables, ["API_KEY", "TOKEN"]);
+  });
+
   it("records the installed release (404 for an unknown one) and shows it with the history", async () => {
     assert.equal((await call("POST", `/sites/${agentSite.id}/installed`, { product: "shop", version: "9.9.9" })).status, 404);
     await server.ctx.db.release.create({
@@ -187,9 +197,15 @@ describe("customers and sites", () => {
     const detail = await call("GET", `/sites/${agentSite.id}`, undefined, viewer.token);
     assert.equal(detail.status, 200);
     assert.equal(detail.body.installed.version, "1.0.0");
-    assert.deepEqual(detail.body.history.map((e: { kind: string }) => e.kind), ["installed-recorded", "updated", "created"]);
+    const kinds = detail.body.history.map((e: { kind: string }) => e.kind);
+    assert.equal(kinds[0], "installed-recorded");
+    assert.equal(kinds[kinds.length - 1], "created");
+    assert.equal(kinds.filter((kind: string) => kind === "updated").length, 7);
     assert.equal(detail.body.history[0].actor, operator.username);
-    assert.deepEqual(detail.body.history[1].details.secretVariables, ["API_KEY", "DB_PASSWORD", "TOKEN"]);
+    assert.deepEqual(detail.body.history[0].details.components.map((c: { name: string }) => c.name), ["api", "web"]);
+    // History names the secret variables that changed, never their values.
+    const firstEdit = detail.body.history[kinds.length - 2];
+    assert.deepEqual(firstEdit.details.secretVariables, ["API_KEY", "DB_PASSWORD", "TOKEN"]);
     assert.deepEqual(detail.body.agent, { hasToken: true, version: null, lastSeenAt: null, online: false });
     assert.equal(detail.body.inventory, null);
     assertNoSecrets(detail.text, "site detail");
