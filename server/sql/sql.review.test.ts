@@ -24,6 +24,12 @@ describe("SQL review API", () => {
     uploader = await server.user(["ci", "dba"]);
     dba = await server.user(["dba"]);
     viewer = await server.user(["viewer"]);
+    // A subscriber, so the events the review emits are recorded as deliveries.
+    const hook = await server.call("POST", "/api/v1/webhooks", {
+      token: server.admin.token,
+      body: { url: "http://127.0.0.1:9/hook", events: ["sql.submitted", "sql.approved", "sql.rejected"] },
+    });
+    assert.equal(hook.status, 201, hook.text);
   });
   after(() => server?.close());
 
@@ -80,6 +86,10 @@ describe("SQL review API", () => {
     );
     assert.equal((await server.call("GET", "/api/v1/sql-scripts?status=pending", { token: viewer.token })).body.items.length, 0);
     assert.equal((await server.call("GET", "/api/v1/sql-scripts?status=approved", { token: viewer.token })).body.items.length, 1);
+
+    const deliveries = await server.ctx.db.webhookDelivery.findMany({ orderBy: { createdAt: "asc" } });
+    const events = deliveries.filter((d) => (d.payload as { id?: string }).id === id).map((d) => [d.event, (d.payload as { status: string }).status]);
+    assert.deepEqual(events, [["sql.submitted", "pending"], ["sql.rejected", "rejected"], ["sql.approved", "approved"]]);
 
     const audit = await server.call("GET", `/api/v1/audit?target=${id}`, { token: server.admin.token });
     assert.deepEqual(audit.body.items.map((e: { action: string }) => e.action), ["sql.review", "sql.review"]);
