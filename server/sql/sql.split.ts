@@ -57,7 +57,7 @@ class Splitter {
 
   run(): SqlStatement[] {
     while (this.pos < this.src.length) this.step();
-    this.flush(this.src.length);
+    this.flush();
     return this.statements;
   }
 
@@ -77,13 +77,14 @@ class Splitter {
     if (this.atLineStart() && this.lineDirective()) return;
     if (this.delimiter !== ";" && src.startsWith(this.delimiter, pos)) {
       this.pos += this.delimiter.length;
-      this.flush(pos);
+      this.flush();
       return;
     }
     if (ch === "-" && next === "-") return this.skipLineComment();
     if (ch === "#" && this.dialect === "mysql") return this.skipLineComment();
     if (ch === "/" && next === "*") return this.skipBlockComment();
-    if (ch === "'") return this.readQuoted("'", "string", this.backslashEscapes(pos));
+    // MySQL treats a backslash in a string as an escape by default.
+    if (ch === "'") return this.readQuoted("'", "string", this.dialect === "mysql");
     if (ch === '"') return this.readQuoted('"', this.dialect === "mysql" ? "string" : "identifier", this.dialect === "mysql");
     if (ch === "`" && this.dialect === "mysql") return this.readQuoted("`", "identifier", false);
     if (ch === "[" && this.dialect === "sqlserver") return this.readQuoted("]", "identifier", false, 1);
@@ -108,7 +109,7 @@ class Splitter {
     }
     if (ch === ";" && this.delimiter === ";" && this.semicolonEndsStatement()) {
       this.pos++;
-      this.flush(pos);
+      this.flush();
       return;
     }
     if (ch === "(") {
@@ -144,22 +145,16 @@ class Splitter {
       }
     }
     if (this.dialect === "sqlserver" && /^go(\s+\d+)?\s*(--.*)?$/i.test(rest)) {
-      const at = this.pos;
       consumeLine();
-      this.flush(at);
+      this.flush();
       return true;
     }
     if (this.dialect === "oracle" && /^\/\s*$/.test(rest)) {
-      const at = this.pos;
       consumeLine();
-      this.flush(at);
+      this.flush();
       return true;
     }
     return false;
-  }
-
-  private backslashEscapes(_quotePos: number): boolean {
-    return this.dialect === "mysql";
   }
 
   /**
@@ -288,14 +283,14 @@ class Splitter {
     this.tokens.push({ kind, value, start, end, line, depth: this.depth });
   }
 
-  private flush(endOffset: number): void {
+  private flush(): void {
     const tokens = this.tokens;
     this.tokens = [];
     this.depth = 0;
     const first = tokens[0];
     const last = tokens[tokens.length - 1];
     if (!first || !last) return;
-    const text = this.src.slice(first.start, Math.max(last.end, Math.min(endOffset, last.end))).trim();
+    const text = this.src.slice(first.start, last.end).trim();
     this.statements.push({ index: this.statements.length + 1, line: first.line, text, tokens });
   }
 }
