@@ -1,0 +1,104 @@
+/**
+ * The two hashing streams of the blob store: one on the way in (hash, count, enforce the
+ * size limit and the declared checksum) and one on the way out (prove the bytes read back
+ * are the bytes stored).
+ */
+import { createHash, type Hash } from "node:crypto";
+import { Transform, type TransformCallback } from "node:stream";
+import { badRequest, payloadTooLarge, type AppError } from "../errors.js";
+
+/**
+ * Hashes and counts bytes as they pass. It fails in `_flush`, i.e. before signalling the end
+ * of its output, when the digest differs from `expectedSha256`: a consumer that only
+ * publishes on a clean end (every storage driver) therefore never publishes wrong content.
+ */
+export class DigestMeter extends Transform {
+  private readonly hash = createHash("sha256");
+  private bytes = 0;
+  private digest: string | undefined;
+  /** The error this stream raised itself, as opposed to one that reached it from elsewhere. */
+  failure: AppError | undefined;
+
+  constructor(private readonly limits: { expectedSha256?: string; maxBytes?: number }) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    const { maxBytes } = this.limits;
+    if (maxBytes !== undefined && this.bytes > maxBytes) {
+      callback(this.fail(payloadTooLarge(`content is larger than the limit of ${maxBytes} bytes`)));
+      return;
+    }
+    this.hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const actual = this.hash.digest("hex");
+    const expected = this.limits.expectedSha256;
+    if (expected !== undefined && actual !== expected) {
+      callback(
+        this.fail(badRequest("checksum_mismatch", `content SHA-256 is ${actual}, not the declared ${expected}`, { expected, actual })),
+      );
+      return;
+    }
+    this.digest = actual;
+    callback();
+  }
+
+  /** Digest and size once every byte has passed and been accepted. */
+  result(): { sha256: string; size: bigint } {
+    if (this.digest === undefined) throw new Error("DigestMeter.result() called before the stream ended cleanly");
+    return { sha256: this.digest, size: BigInt(this.bytes) };
+  }
+
+  private fail(error: AppError): AppError {
+    this.failure = error;
+    return error;
+  }
+}
+
+export interface ExpectedContent {
+  /** Verified when given; a ranged read can only check its length. */
+  sha256?: string;
+  size: number;
+  mismatch(actual: { sha256?: string; size: number }): Error;
+}
+
+/**
+ * Checks bytes read back from storage. It holds back the latest chunk until the end has been
+ * verified, so a consumer (an HTTP response with a Content-Length, a bundle being written)
+ * never receives the complete length of corrupt content: it gets an error instead.
+ */
+export class VerifyingStream extends Transform {
+  private readonly hash: Hash | undefined;
+  private bytes = 0;
+  private held: Buffer | undefined;
+
+  constructor(private readonly expected: ExpectedContent) {
+    super();
+    this.hash = expected.sha256 === undefined ? undefined : createHash("sha256");
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.expected.size) {
+      callback(this.expected.mismatch({ size: this.bytes }));
+      return;
+    }
+    this.hash?.update(chunk);
+    const previous = this.held;
+    this.held = chunk;
+    callback(null, previous);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const actual = this.hash?.digest("hex");
+    if (this.bytes !== this.expected.size || actual !== this.expected.sha256) {
+      callback(this.expected.mismatch({ sha256: actual, size: this.bytes }));
+      return;
+    }
+    callback(null, this.held);
+  }
+}
