@@ -72,7 +72,7 @@ export function withQuery(path: string, query?: RequestOptions["query"]): string
 }
 
 export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json" };
+  const headers: Record<string, string> = { accept: "application/json", "x-requested-with": "XMLHttpRequest" };
   const token = getToken();
   if (token) headers.authorization = `Bearer ${token}`;
   let body: string | undefined;
@@ -82,7 +82,10 @@ export async function request<T>(method: string, path: string, options: RequestO
   }
   let response: Response;
   try {
-    response = await fetch(API_BASE + withQuery(path, options.query), { method, headers, body, signal: options.signal });
+    // credentials "omit": the token travels in a header, and without credentials the browser
+    // hands a 401 carrying `WWW-Authenticate: Basic` to us instead of opening its own
+    // password prompt (which would also hang a headless browser).
+    response = await fetch(API_BASE + withQuery(path, options.query), { method, headers, body, signal: options.signal, credentials: "omit" });
   } catch (error) {
     if ((error as Error).name === "AbortError") throw error;
     throw new ApiError(0, "network_error", "The server could not be reached. Check your connection and try again.");

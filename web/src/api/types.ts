@@ -2,6 +2,9 @@
 export const ROLES = ["admin", "ci", "dba", "delivery", "operator", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
 
+export const SQL_DIALECTS = ["postgresql", "mysql", "oracle", "sqlserver"] as const;
+export const SQL_TYPES = ["init", "upgrade", "undo", "repeatable", "backup", "restore"] as const;
+
 export const ARTIFACT_KINDS = ["binary", "image", "sql", "chart", "config", "other"] as const;
 
 export interface Me {

@@ -12,6 +12,8 @@ export interface UploadTarget {
   filename: string;
   kind?: string;
   sha256?: string;
+  /** For SQL scripts; Flyway file names fill in type and order when not given. */
+  sql?: { database?: string; dialect?: string; type?: string };
 }
 
 export interface UploadResult {
@@ -32,8 +34,12 @@ export function uploadArtifact(file: Blob, target: UploadTarget, onProgress: (lo
     const token = getToken();
     if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
     if (target.kind) xhr.setRequestHeader("X-Artifact-Kind", target.kind);
     if (target.sha256) xhr.setRequestHeader("X-Checksum-Sha256", target.sha256);
+    if (target.sql?.database) xhr.setRequestHeader("X-Sql-Database", target.sql.database);
+    if (target.sql?.dialect) xhr.setRequestHeader("X-Sql-Dialect", target.sql.dialect);
+    if (target.sql?.type) xhr.setRequestHeader("X-Sql-Type", target.sql.type);
     xhr.upload.onprogress = (event) => onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) {

@@ -20,7 +20,8 @@ interface Props {
 /** Downloads through fetch so the bearer token is sent; a plain link could not carry it. */
 async function download(info: ArtifactInfo): Promise<void> {
   const response = await fetch(API_BASE + `/artifacts/${pathOf(info.component, info.version, info.filename)}`, {
-    headers: { authorization: `Bearer ${getToken() ?? ""}` },
+    headers: { authorization: `Bearer ${getToken() ?? ""}`, "x-requested-with": "XMLHttpRequest" },
+    credentials: "omit",
   });
   if (!response.ok) {
     if (response.status === 401) notifyUnauthorized();

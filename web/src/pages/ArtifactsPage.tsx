@@ -63,7 +63,7 @@ export function ArtifactsPage() {
       />
       <section className="card" aria-labelledby="filters-heading">
         <h2 id="filters-heading" className="visually-hidden">
-          Search
+          Filters
         </h2>
         <form className="filters" onSubmit={search} role="search">
           <div className="field">

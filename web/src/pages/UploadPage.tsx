@@ -4,7 +4,7 @@
  */
 import { useRef, useState, type DragEvent, type FormEvent } from "react";
 import { uploadArtifact, type UploadHandle } from "../api/upload";
-import { ARTIFACT_KINDS } from "../api/types";
+import { ARTIFACT_KINDS, SQL_DIALECTS, SQL_TYPES } from "../api/types";
 import { Link } from "../router";
 import { ErrorAlert, PageHeader, formatBytes } from "../components/ui";
 import { useToast } from "../components/toasts";
@@ -30,6 +30,9 @@ export function UploadPage() {
   const [component, setComponent] = useState("");
   const [version, setVersion] = useState("");
   const [kind, setKind] = useState("");
+  const [sqlDatabase, setSqlDatabase] = useState("");
+  const [sqlDialect, setSqlDialect] = useState("");
+  const [sqlType, setSqlType] = useState("");
   const [items, setItems] = useState<Item[]>([]);
   const [dragging, setDragging] = useState(false);
   const [running, setRunning] = useState(false);
@@ -51,6 +54,8 @@ export function UploadPage() {
     add(event.dataTransfer.files);
   };
 
+  const hasSql = kind === "sql" || (!kind && items.some((i) => i.state !== "done" && i.file.name.toLowerCase().endsWith(".sql")));
+
   const start = async (event: FormEvent) => {
     event.preventDefault();
     setFormError(undefined);
@@ -65,7 +70,14 @@ export function UploadPage() {
     let succeeded = 0;
     for (const item of pending) {
       update(item.key, { state: "uploading", loaded: 0, message: undefined });
-      const target = { component, version, filename: item.file.name, kind: kind || undefined, sha256: item.sha256.trim().toLowerCase() || undefined };
+      const target = {
+        component,
+        version,
+        filename: item.file.name,
+        kind: kind || undefined,
+        sha256: item.sha256.trim().toLowerCase() || undefined,
+        sql: hasSql ? { database: sqlDatabase.trim(), dialect: sqlDialect, type: sqlType } : undefined,
+      };
       current.current = uploadArtifact(item.file, target, (loaded) => update(item.key, { loaded }));
       try {
         const result = await current.current.promise;
@@ -111,6 +123,43 @@ export function UploadPage() {
             </select>
           </div>
         </div>
+
+        {hasSql && (
+          <fieldset style={{ marginTop: 16 }}>
+            <legend>SQL scripts</legend>
+            <div className="filters">
+              <div className="field">
+                <label htmlFor="u-sql-database">Logical database</label>
+                <input id="u-sql-database" type="text" value={sqlDatabase} onChange={(e) => setSqlDatabase(e.target.value)} disabled={running} aria-describedby="u-sql-hint" />
+              </div>
+              <div className="field">
+                <label htmlFor="u-sql-dialect">Dialect</label>
+                <select id="u-sql-dialect" value={sqlDialect} onChange={(e) => setSqlDialect(e.target.value)} disabled={running}>
+                  <option value="">From the catalog</option>
+                  {SQL_DIALECTS.map((d) => (
+                    <option key={d} value={d}>
+                      {d}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <div className="field">
+                <label htmlFor="u-sql-type">Type</label>
+                <select id="u-sql-type" value={sqlType} onChange={(e) => setSqlType(e.target.value)} disabled={running}>
+                  <option value="">From the Flyway file name</option>
+                  {SQL_TYPES.map((t) => (
+                    <option key={t} value={t}>
+                      {t}
+                    </option>
+                  ))}
+                </select>
+              </div>
+            </div>
+            <p id="u-sql-hint" className="hint muted" style={{ margin: "8px 0 0" }}>
+              SQL scripts wait for a DBA's approval before any bundle or deployment may carry them.
+            </p>
+          </fieldset>
+        )}
 
         <div
           className={`dropzone${dragging ? " active" : ""}`}
