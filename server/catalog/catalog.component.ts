@@ -11,7 +11,10 @@ import type { CatalogComponent, LoadedStep, PipelineTemplateFile } from "./catal
 import type { YamlSource } from "./yaml-source.js";
 
 export interface LoadedComponent {
-  component: CatalogComponent;
+  /** Set only when the component has no problem at all. */
+  component?: CatalogComponent;
+  /** The declared dependencies, known whenever the descriptor itself validated. */
+  dependsOn?: string[];
   source: YamlSource;
 }
 
@@ -26,15 +29,15 @@ export async function loadComponent(input: {
   report: Report;
   /** Reports a problem in another file of the component (a config template). */
   reportIn: (file: string) => Report;
-}): Promise<LoadedComponent | undefined> {
+}): Promise<LoadedComponent> {
   const { source, report } = input;
   const descriptor = validateAt(ServiceDescriptor, source.value, source, [], report);
   // Steps are validated even when the rest of the descriptor is not, so one reload lists every problem.
   const rawPipelines = isObject(source.value) && isObject(source.value.pipelines) ? source.value.pipelines : {};
   const expanded = expandPipelines(rawPipelines, source, input.templates, report);
-  if (!descriptor || !expanded) return undefined;
+  if (!descriptor) return { source };
 
-  let valid = true;
+  let valid = expanded.valid;
   const fail: Report = (line, message) => {
     valid = false;
     report(line, message);
@@ -46,7 +49,7 @@ export async function loadComponent(input: {
     input.reportIn(file)(line, message);
   });
   checkSteps(descriptor, expanded.steps, fail);
-  if (!valid) return undefined;
+  if (!valid) return { dependsOn: descriptor.dependsOn, source };
 
   const { apiVersion: _apiVersion, pipelines: _raw, ...rest } = descriptor;
   const pipelines: Partial<Record<PipelineName, Step[]>> = {};
@@ -57,7 +60,7 @@ export async function loadComponent(input: {
   for (const [pipeline, steps] of expanded.steps) {
     pipelines[pipeline] = steps.map(({ step }) => ({ ...withTarget(step), ...(step.rollback ? { rollback: withTarget(step.rollback) } : {}) }) as Step);
   }
-  return { component: { ...rest, pipelines, includes: [...expanded.includes].sort(), file: input.file, dir: input.dir }, source };
+  return { component: { ...rest, pipelines, includes: [...expanded.includes].sort(), file: input.file, dir: input.dir }, dependsOn: descriptor.dependsOn, source };
 }
 
 function expandPipelines(
@@ -65,7 +68,7 @@ function expandPipelines(
   source: YamlSource,
   templates: ReadonlyMap<string, PipelineTemplateFile>,
   report: Report,
-): { steps: Map<PipelineName, LoadedStep[]>; includes: Set<string> } | undefined {
+): { steps: Map<PipelineName, LoadedStep[]>; includes: Set<string>; valid: boolean } {
   const steps = new Map<PipelineName, LoadedStep[]>();
   const includes = new Set<string>();
   let valid = true;
@@ -117,7 +120,7 @@ function expandPipelines(
     });
     steps.set(pipeline, loaded);
   }
-  return valid ? { steps, includes } : undefined;
+  return { steps, includes, valid };
 }
 
 function checkDescriptor(descriptor: Descriptor, source: YamlSource, fail: Report): void {

@@ -20,7 +20,7 @@ export function validateAt<S extends z.ZodType>(schema: S, value: unknown, sourc
     const path = [...base, ...issue.path.map((part) => (typeof part === "symbol" ? String(part) : part))];
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) report(source.lineOfKey(path, key), `${at(path)}unknown key "${key}"`);
-    } else if (issue.code === "invalid_type" && issue.input === undefined && path.length > base.length) {
+    } else if (issue.path.length > 0 && !hasPath(value, issue.path)) {
       const parent = path.slice(0, -1);
       report(source.lineOf(parent), `${at(parent)}missing required field "${String(path.at(-1))}"`);
     } else if (issue.code === "invalid_union" && issue.discriminator && "options" in issue && issue.options) {
@@ -33,6 +33,16 @@ export function validateAt<S extends z.ZodType>(schema: S, value: unknown, sourc
     }
   }
   return undefined;
+}
+
+/** Whether the key at the end of `path` is present in `value` (so "missing" can be told from "wrong"). */
+function hasPath(value: unknown, path: readonly PropertyKey[]): boolean {
+  let current = value;
+  for (const part of path) {
+    if (!current || typeof current !== "object" || !Object.hasOwn(current, part as string)) return false;
+    current = (current as Record<string, unknown>)[part as string];
+  }
+  return true;
 }
 
 /** Calls `visit` for every string inside `value`, with its path. */

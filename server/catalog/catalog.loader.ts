@@ -50,23 +50,22 @@ export async function loadCatalog(location: CatalogLocation): Promise<LoadCatalo
     const report = reportIn(file);
     const source = await readYamlFile(file, report);
     if (!source) continue;
-    const result = await loadComponent({ name, dir, file: relative(file), source, templates, report, reportIn });
-    if (result) loaded.set(name, result);
+    loaded.set(name, await loadComponent({ name, dir, file: relative(file), source, templates, report, reportIn }));
   }
 
-  // Dependencies on a folder that failed to load are not reported again: its own problems are.
-  for (const [name, { component, source }] of loaded) {
-    component.dependsOn.forEach((dep, index) => {
-      if (!loaded.has(dep) && !folders.includes(dep)) {
-        reportIn(path.join(catalogDir, name, "service.yml"))(source.lineOf(["dependsOn", index]), `dependsOn[${index}]: unknown component "${dep}"`);
+  // Dependencies and cycles are checked on every descriptor that validated, even one with
+  // other problems, so a single reload lists everything to fix.
+  const declared = new Map([...loaded].flatMap(([name, entry]) => (entry.dependsOn ? [[name, entry.dependsOn] as const] : [])));
+  for (const [name, deps] of declared) {
+    deps.forEach((dep, index) => {
+      if (!folders.includes(dep)) {
+        reportIn(path.join(catalogDir, name, "service.yml"))(loaded.get(name)!.source.lineOf(["dependsOn", index]), `dependsOn[${index}]: unknown component "${dep}"`);
       }
     });
   }
-  const graph = new Map([...loaded].map(([name, { component }]) => [name, component.dependsOn]));
-  for (const cycle of findCycles(graph)) {
+  for (const cycle of findCycles(declared)) {
     const [first, next] = [cycle[0]!, cycle[1] ?? cycle[0]!];
-    const { component, source } = loaded.get(first)!;
-    const line = source.lineOf(["dependsOn", component.dependsOn.indexOf(next)]);
+    const line = loaded.get(first)!.source.lineOf(["dependsOn", declared.get(first)!.indexOf(next)]);
     reportIn(path.join(catalogDir, first, "service.yml"))(line, `dependency cycle: ${[...cycle, first].join(" → ")}`);
   }
 
@@ -74,13 +73,9 @@ export async function loadCatalog(location: CatalogLocation): Promise<LoadCatalo
     problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
     return { ok: false, problems };
   }
+  const components = new Map([...loaded].map(([name, entry]) => [name, entry.component!]));
   return {
     ok: true,
-    catalog: {
-      components: new Map([...loaded].map(([name, { component }]) => [name, component])),
-      templates,
-      order: topologicalSort(graph),
-      loadedAt: new Date(),
-    },
+    catalog: { components, templates, order: topologicalSort(declared), loadedAt: new Date() },
   };
 }
