@@ -6,6 +6,14 @@
 import type { Role } from "./api/types";
 import { ArtifactDetailPage } from "./pages/ArtifactDetailPage";
 import { ArtifactsPage } from "./pages/ArtifactsPage";
+import { ReleaseDetailPage } from "./pages/ReleaseDetailPage";
+import { NewReleasePage, RELEASE_WRITERS, ReleasesPage } from "./pages/ReleasesPage";
+import { SqlQueuePage } from "./pages/SqlQueuePage";
+import { SqlScriptPage } from "./pages/SqlScriptPage";
+import { CatalogComponentPage, CatalogPage } from "./pages/CatalogPage";
+import { CustomerPage } from "./pages/CustomerPage";
+import { CustomersPage } from "./pages/CustomersPage";
+import { SitePage } from "./pages/SitePage";
 import { TokensPage } from "./pages/TokensPage";
 import { UploadPage } from "./pages/UploadPage";
 import { UsersPage } from "./pages/UsersPage";
@@ -29,6 +37,21 @@ export const PAGE_ROUTES: PageRoute[] = [
     render: (p) => <ArtifactDetailPage component={p.component!} version={p.version!} filename={p.filename!} />,
   },
   { path: "/upload", navLabel: "Upload", section: "/upload", roles: ["ci", "admin"], render: () => <UploadPage /> },
+  { path: "/sql", navLabel: "SQL review", section: "/sql", roles: "authenticated", render: () => <SqlQueuePage /> },
+  { path: "/sql/:id", section: "/sql", roles: "authenticated", render: (p) => <SqlScriptPage id={p.id!} /> },
+  { path: "/releases", navLabel: "Releases", section: "/releases", roles: "authenticated", render: () => <ReleasesPage /> },
+  { path: "/releases/new", section: "/releases", roles: RELEASE_WRITERS, render: () => <NewReleasePage /> },
+  {
+    path: "/releases/:product/:version",
+    section: "/releases",
+    roles: "authenticated",
+    render: (p) => <ReleaseDetailPage product={p.product!} version={p.version!} />,
+  },
+  { path: "/customers", navLabel: "Customers & sites", section: "/customers", roles: "authenticated", render: () => <CustomersPage /> },
+  { path: "/customers/:name", section: "/customers", roles: "authenticated", render: (p) => <CustomerPage name={p.name!} /> },
+  { path: "/sites/:id", section: "/customers", roles: "authenticated", render: (p) => <SitePage id={p.id!} /> },
+  { path: "/catalog", navLabel: "Catalog", section: "/catalog", roles: "authenticated", render: () => <CatalogPage /> },
+  { path: "/catalog/:name", section: "/catalog", roles: "authenticated", render: (p) => <CatalogComponentPage name={p.name!} /> },
   { path: "/tokens", navLabel: "API tokens", section: "/tokens", roles: "authenticated", render: () => <TokensPage /> },
   { path: "/users", navLabel: "Users", section: "/users", roles: ["admin"], render: () => <UsersPage /> },
 ];
