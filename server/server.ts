@@ -10,6 +10,7 @@ import type { Config } from "./config.js";
 import type { AppContext } from "./context.js";
 import { openDatabase } from "./db/client.js";
 import { buildApp } from "./http/app.js";
+import type { RegisteredRoute } from "./http/route.js";
 import { createMetrics } from "./http/metrics.js";
 import { createLogger, type Logger } from "./logger.js";
 import { loadServerSecrets } from "./secrets/secrets.js";
@@ -27,6 +28,8 @@ export interface RunningServer {
   port: number;
   ctx: AppContext;
   server: Server;
+  /** Every route with its declared access (the authorization matrix test reads it). */
+  routes: RegisteredRoute[];
   close(): Promise<void>;
 }
 
@@ -68,7 +71,7 @@ export async function startServer(config: Config, options: { logger?: Logger; an
     // Printed once, to the terminal only, never to the structured log.
     (options.announce ?? console.log)(`\nFirst start: created user "admin" with password ${admin.generatedPassword}\nStore it now; it is not shown again.\n`);
   }
-  const { app } = buildApp(ctx);
+  const { app, routes } = buildApp(ctx);
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0 }, app);
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
@@ -85,6 +88,7 @@ export async function startServer(config: Config, options: { logger?: Logger; an
     url: `http://${host}:${port}`,
     port,
     ctx,
+    routes: routes.routes,
     server,
     close: () =>
       (closing ??= (async () => {
