@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
+import assert from "node:assert/strict";
 import { chromium, type Browser, type Page } from "playwright-core";
 
 const root = path.resolve(import.meta.dirname, "../../..");
@@ -85,7 +86,26 @@ export function describeViolations(violations: AxeViolation[]): string {
 
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true });
-  // Let toasts and focus rings settle so the pictures are stable.
+  // Notifications come and go with timing; leave them out so the pictures are stable.
   await page.waitForTimeout(150);
-  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true, style: ".toasts { display: none !important; }" });
+}
+
+export async function assertAccessible(page: Page, name: string): Promise<void> {
+  const violations = await seriousA11yViolations(page);
+  assert.equal(violations.length, 0, `${name} has serious accessibility violations:\n${describeViolations(violations)}`);
+}
+
+/** Signs in through the login form and waits for the console's navigation. */
+export async function signIn(page: Page, username: string, password: string): Promise<void> {
+  await page.goto("/");
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Main" }).waitFor();
+}
+
+export async function signOut(page: Page): Promise<void> {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
 }

@@ -9,20 +9,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { Browser, Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../../support/server.js";
-import { browserAvailable, describeViolations, ensureWebBuilt, launchBrowser, newPage, screenshot, seriousA11yViolations } from "./browser.js";
-
-async function assertAccessible(page: Page, name: string): Promise<void> {
-  const violations = await seriousA11yViolations(page);
-  assert.equal(violations.length, 0, `${name} has serious accessibility violations:\n${describeViolations(violations)}`);
-}
-
-async function signIn(page: Page, username: string, password: string): Promise<void> {
-  await page.goto("/");
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("navigation", { name: "Main" }).waitFor();
-}
+import { assertAccessible, browserAvailable, ensureWebBuilt, launchBrowser, newPage, screenshot, signIn } from "./browser.js";
 
 /** Deterministic test content, built the same way in Node and in the page. */
 function patternBytes(size: number, seed: number): Buffer {
