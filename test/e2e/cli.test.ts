@@ -1,0 +1,84 @@
+/**
+ * The `ferry` CLI as CI uses it: a real server, the real bin/ferry.js in a child process.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+const run = promisify(execFile);
+const ferryBin = path.resolve(import.meta.dirname, "../../bin/ferry.js");
+let server: TestServer;
+let dir: string;
+
+before(async () => {
+  server = await startTestServer();
+  dir = mkdtempSync(path.join(tmpdir(), "ferry-cli-"));
+});
+after(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function ferry(args: string[], token = server.admin.token) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [ferryBin, ...args], { env: { ...process.env, FERRY_SERVER: server.url, FERRY_TOKEN: token } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+test("user add and token create give a CI token; push uploads, dedups by checksum and is idempotent", { timeout: 120_000 }, async () => {
+  const added = await ferry(["user", "add", "ci-bot", "--role", "ci", "--password", "ci-bot-password"]);
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stdout, /created user ci-bot with roles ci/);
+
+  const login = await server.call("POST", "/api/v1/auth/login", { body: { username: "ci-bot", password: "ci-bot-password" } });
+  const created = await ferry(["token", "create", "--name", "pipeline", "--role", "ci"], login.body.token);
+  assert.equal(created.code, 0, created.stderr);
+  const token = created.stdout.trim();
+  assert.match(token, /^fry_/);
+
+  const jar = path.join(dir, "orders-api.jar");
+  const content = randomBytes(2 * 1024 * 1024);
+  writeFileSync(jar, content);
+  const digest = createHash("sha256").update(content).digest("hex");
+
+  const first = await ferry(["push", jar, "--component", "orders-api", "--version", "1.0.0"], token);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, new RegExp(`uploaded: orders-api/1.0.0/orders-api.jar sha256:${digest}$`, "m"));
+
+  const sameBlob = await ferry(["push", jar, "--component", "orders-api", "--version", "1.0.1"], token);
+  assert.match(sameBlob.stdout, /uploaded: .*\(no body sent: server had the blob\)/);
+
+  const again = await ferry(["push", jar, "--component", "orders-api", "--version", "1.0.0"], token);
+  assert.match(again.stdout, /already there/);
+
+  const artifact = await server.call("GET", "/api/v1/artifacts/orders-api/1.0.1/orders-api.jar/info", { token });
+  assert.equal(artifact.body.sha256, digest);
+  assert.equal(artifact.body.uploadedBy, "ci-bot");
+
+  writeFileSync(jar, Buffer.concat([content, Buffer.from("changed")]));
+  const conflicting = await ferry(["push", jar, "--component", "orders-api", "--version", "1.0.0"], token);
+  assert.equal(conflicting.code, 1);
+  assert.match(conflicting.stderr, /immutable/);
+});
+
+test("client errors are one clear line and a non-zero exit", async () => {
+  const noServer = await run(process.execPath, [ferryBin, "push", "x", "--component", "a", "--version", "1"], { env: { ...process.env, FERRY_SERVER: "", FERRY_TOKEN: "" } }).catch((e) => e);
+  assert.equal(noServer.code, 1);
+  assert.match(noServer.stderr, /no server: pass --server URL or set FERRY_SERVER/);
+  const missing = await ferry(["push", path.join(dir, "nope.bin"), "--component", "a", "--version", "1"]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /not a readable file/);
+  const badConfig = await run(process.execPath, [ferryBin, "server"], { env: { ...process.env, PORT: "not-a-port", FERRY_DATA_DIR: dir } }).catch((e) => e);
+  assert.equal(badConfig.code, 2);
+  assert.match(badConfig.stderr, /^invalid configuration: PORT/m);
+});
