@@ -17,6 +17,7 @@ import type { SitesService } from "./sites/sites.service.js";
 import type { SqlService } from "./sql/sql.service.js";
 import type { CatalogService } from "./catalog/catalog.service.js";
 import type { ReleasesService } from "./releases/releases.service.js";
+import type { ImagesService } from "./images/images.service.js";
 
 export interface AppContext {
   config: Config;
@@ -40,4 +41,6 @@ export interface AppContext {
   /** The service catalog (catalog/<component>/service.yml), reloadable at run time. */
   catalog: CatalogService;
   releases: ReleasesService;
+  /** Container images parsed out of `image` artifacts; their layers are blobs of their own. */
+  images: ImagesService;
 }

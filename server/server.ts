@@ -22,6 +22,7 @@ import { ReleasesService } from "./releases/releases.service.js";
 import { WebhookService } from "./webhooks/webhooks.service.js";
 import { CustomersService } from "./customers/customers.service.js";
 import { SitesService } from "./sites/sites.service.js";
+import { ImagesService } from "./images/images.service.js";
 
 export interface RunningServer {
   url: string;
@@ -61,6 +62,7 @@ export async function createContext(config: Config, logger: Logger = createLogge
     sql: new SqlService(database.prisma, blobs, webhooks, logger),
     catalog,
     releases: new ReleasesService(database.prisma, catalog, webhooks),
+    images: new ImagesService(database.prisma, blobs, config.FERRY_MAX_UPLOAD_BYTES),
   };
 }
 

@@ -32,7 +32,7 @@ const MultipartFields = z.strictObject({
 
 export function artifactRoutes(routes: RouteTable, ctx: AppContext): Router {
   const router = Router();
-  const service = new ArtifactsService(ctx.db, ctx.blobs, ctx.sql, ctx.config.FERRY_MAX_UPLOAD_BYTES);
+  const service = new ArtifactsService(ctx.db, ctx.blobs, ctx.sql, ctx.images, ctx.config.FERRY_MAX_UPLOAD_BYTES);
 
   routes.add(router, "", {
     method: "put",

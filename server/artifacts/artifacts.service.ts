@@ -9,6 +9,7 @@ import { conflict, notFound } from "../errors.js";
 import type { Artifact, SqlScript } from "../generated/prisma/client.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { SqlService } from "../sql/sql.service.js";
+import type { ImagesService, ParsedImage } from "../images/images.service.js";
 import { parseSqlUploadMeta, type SqlUploadMeta } from "../sql/sql.upload.js";
 import type { ArtifactKind } from "./artifacts.schema.js";
 import { ArtifactsRepo, type Coordinates } from "./artifacts.repo.js";
@@ -36,6 +37,7 @@ export class ArtifactsService {
     private readonly db: Db,
     private readonly blobs: BlobStore,
     private readonly sql: SqlService,
+    private readonly images: ImagesService,
     private readonly maxUploadBytes: number,
   ) {
     this.repo = new ArtifactsRepo(db);
@@ -77,13 +79,15 @@ export class ArtifactsService {
 
   /** Records several already-stored blobs (a multipart upload) in one transaction: all or nothing. */
   async recordMany(items: Array<{ request: UploadRequest; blob: StoredBlob; sqlMeta?: SqlUploadMeta }>): Promise<UploadResult[]> {
-    const prepared: Array<{ request: UploadRequest; blob: StoredBlob; sqlMeta?: SqlUploadMeta; findings?: Awaited<ReturnType<SqlService["lint"]>>; existing: Awaited<ReturnType<ArtifactsRepo["find"]>> }> = [];
+    const prepared: Array<{ request: UploadRequest; blob: StoredBlob; sqlMeta?: SqlUploadMeta; findings?: Awaited<ReturnType<SqlService["lint"]>>; image?: ParsedImage; existing: Awaited<ReturnType<ArtifactsRepo["find"]>> }> = [];
     for (const { request, blob, ...known } of items) {
       const sqlMeta = known.sqlMeta ?? (request.kind === "sql" ? parseSqlUploadMeta(request.filename, request.sql ?? {}) : undefined);
       const existing = await this.repo.find(request);
       if (existing) this.assertSameContent(existing, blob.sha256);
       const findings = sqlMeta ? await this.sql.lint(blob.sha256, sqlMeta.dialect) : undefined;
-      prepared.push({ request, blob, sqlMeta, findings, existing });
+      // Stores the image's layers, config and manifest as blobs; a bad archive fails here, before any row.
+      const image = request.kind === "image" && !existing ? await this.images.parse(blob.sha256, request.filename) : undefined;
+      prepared.push({ request, blob, sqlMeta, findings, image, existing });
     }
     const results = await this.db.$transaction(async (tx) => {
       const out: UploadResult[] = [];
@@ -94,6 +98,7 @@ export class ArtifactsService {
         }
         const artifact = await tx.artifact.create({ data: this.rowFor(item.request, item.blob) });
         const sqlScript = item.sqlMeta ? await this.sql.createForArtifact(tx, artifact, item.sqlMeta, item.findings ?? [], item.request.uploadedBy) : null;
+        if (item.image) await this.images.ingestForArtifact(tx, artifact, item.image);
         out.push({ artifact: { ...artifact, sqlScript }, created: true });
       }
       return out;
