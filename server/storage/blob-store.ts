@@ -8,7 +8,7 @@
 import { finished, pipeline as pipelineCallback, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { PrismaClient } from "../generated/prisma/client.js";
-import { AppError, badRequest, notFound, rangeNotSatisfiable } from "../errors.js";
+import { AppError, badRequest, conflict, notFound, rangeNotSatisfiable } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { DigestMeter, VerifyingStream } from "./digest.js";
 import type { ByteRange, StorageDriver } from "./driver.js";
@@ -139,18 +139,27 @@ export class BlobStore {
    * Removes a blob (garbage collection). The row is deleted first inside a transaction, so a
    * blob an artifact still references fails on the foreign key before its bytes are touched;
    * the object is deleted next, and the row's removal commits only once the object is gone.
-   * If deleting the object fails, the row stays and a later gc run tries again.
+   * If deleting the object fails, the row stays and a later gc run tries again. Throws 409
+   * `blob_in_use` for a referenced blob; deleting an unknown blob does nothing.
    */
   async delete(sha256: string): Promise<void> {
     const digest = parseDigest(sha256);
     if (!digest) throw badRequest("invalid_digest", `"${sha256}" is not a SHA-256 digest`);
-    await this.prisma.$transaction(
-      async (tx) => {
-        await tx.blob.deleteMany({ where: { sha256: digest } });
-        await this.driver.delete(blobKey(digest));
-      },
-      { maxWait: 10_000, timeout: 60_000 },
-    );
+    try {
+      await this.prisma.$transaction(
+        async (tx) => {
+          await tx.blob.deleteMany({ where: { sha256: digest } });
+          await this.driver.delete(blobKey(digest));
+        },
+        { maxWait: 10_000, timeout: 60_000 },
+      );
+    } catch (error) {
+      // P2003: a foreign key still points at the row (an artifact or image layer uses it).
+      if ((error as { code?: unknown }).code === "P2003") {
+        throw conflict("blob_in_use", `blob ${digest} is still referenced and was not deleted`, { sha256: digest });
+      }
+      throw error;
+    }
   }
 
   /**

@@ -51,9 +51,9 @@ export interface StorageDriver {
   /** Human-readable location for logs: a directory or s3://bucket/prefix. */
   readonly location: string;
 
-  /** Writes `body` under `key`, atomically (see above). Destroys `body` when it fails. */
+  /** Writes `body` under `key`, atomically (see above). Destroys `body` when writing fails. */
   put(key: string, body: Readable, options?: SignalOption): Promise<void>;
-  /** Writes `body` somewhere invisible. Destroys `body` when it fails. */
+  /** Writes `body` somewhere invisible. Destroys `body` when writing fails. */
   stage(body: Readable, options?: SignalOption): Promise<StagedObject>;
   /** Makes staged bytes visible under `key` (replacing what was there) and forgets the staged copy. */
   publish(staged: StagedObject, key: string, options?: SignalOption): Promise<void>;

@@ -15,7 +15,7 @@ export { BlobStore, blobKey, type PutOptions, type PutResult, type BlobStoreOpti
 export type { ByteRange, StorageDriver } from "./driver.js";
 
 export function createBlobStore(config: Config, prisma: PrismaClient, options: { logger?: Logger } = {}): BlobStore {
-  const logger = options.logger?.child({ module: "storage" });
+  const logger = options.logger?.child({ domain: "storage" });
   if (config.FERRY_STORAGE === "s3") {
     const { S3_BUCKET: bucket, S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey } = config;
     // loadConfig already requires these with FERRY_STORAGE=s3; this only narrows the types.

@@ -80,7 +80,14 @@ export class S3Driver implements StorageDriver {
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
       // Fail fast on an unreachable endpoint; drop sockets idle for minutes (a hung store).
-      requestHandler: { connectionTimeout: 5_000, socketTimeout: 300_000 },
+      // A download holds its socket for as long as the client takes to read it, so allow
+      // more of them than the SDK's 50 before requests start queueing.
+      requestHandler: {
+        connectionTimeout: 5_000,
+        socketTimeout: 300_000,
+        httpAgent: { keepAlive: true, maxSockets: 256 },
+        httpsAgent: { keepAlive: true, maxSockets: 256 },
+      },
     });
   }
 
