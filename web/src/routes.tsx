@@ -10,6 +10,9 @@ import { ReleaseDetailPage } from "./pages/ReleaseDetailPage";
 import { NewReleasePage, RELEASE_WRITERS, ReleasesPage } from "./pages/ReleasesPage";
 import { SqlQueuePage } from "./pages/SqlQueuePage";
 import { SqlScriptPage } from "./pages/SqlScriptPage";
+import { BundleBuilderPage } from "./pages/bundles/BundleBuilderPage";
+import { BundlePage } from "./pages/bundles/BundlePage";
+import { BUNDLE_BUILDERS, BundlesPage } from "./pages/bundles/BundlesPage";
 import { CatalogComponentPage, CatalogPage } from "./pages/CatalogPage";
 import { CustomerPage } from "./pages/CustomerPage";
 import { CustomersPage } from "./pages/CustomersPage";
@@ -50,6 +53,10 @@ export const PAGE_ROUTES: PageRoute[] = [
   { path: "/customers", navLabel: "Customers & sites", section: "/customers", roles: "authenticated", render: () => <CustomersPage /> },
   { path: "/customers/:name", section: "/customers", roles: "authenticated", render: (p) => <CustomerPage name={p.name!} /> },
   { path: "/sites/:id", section: "/customers", roles: "authenticated", render: (p) => <SitePage id={p.id!} /> },
+  { path: "/bundles", navLabel: "Bundles", section: "/bundles", roles: "authenticated", render: () => <BundlesPage /> },
+  // Before /bundles/:id, which would otherwise take "new" for an id.
+  { path: "/bundles/new", section: "/bundles", roles: BUNDLE_BUILDERS, render: () => <BundleBuilderPage /> },
+  { path: "/bundles/:id", section: "/bundles", roles: "authenticated", render: (p) => <BundlePage id={p.id!} /> },
   { path: "/catalog", navLabel: "Catalog", section: "/catalog", roles: "authenticated", render: () => <CatalogPage /> },
   { path: "/catalog/:name", section: "/catalog", roles: "authenticated", render: (p) => <CatalogComponentPage name={p.name!} /> },
   { path: "/tokens", navLabel: "API tokens", section: "/tokens", roles: "authenticated", render: () => <TokensPage /> },

@@ -1,5 +1,6 @@
 import { useState } from "react";
-import { api, API_BASE, ApiError, errorFromBody, getToken, notifyUnauthorized, pathOf } from "../api/client";
+import { api, API_BASE, ApiError, pathOf } from "../api/client";
+import { downloadFile } from "../api/stream";
 import type { Artifact } from "../api/types";
 import { Link, useRouter } from "../router";
 import { hasRole, useMe } from "../session";
@@ -15,24 +16,6 @@ interface Props {
   component: string;
   version: string;
   filename: string;
-}
-
-/** Downloads through fetch so the bearer token is sent; a plain link could not carry it. */
-async function download(info: ArtifactInfo): Promise<void> {
-  const response = await fetch(API_BASE + `/artifacts/${pathOf(info.component, info.version, info.filename)}`, {
-    headers: { authorization: `Bearer ${getToken() ?? ""}`, "x-requested-with": "XMLHttpRequest" },
-    credentials: "omit",
-  });
-  if (!response.ok) {
-    if (response.status === 401) notifyUnauthorized();
-    throw errorFromBody(response.status, await response.text());
-  }
-  const url = URL.createObjectURL(await response.blob());
-  const anchor = document.createElement("a");
-  anchor.href = url;
-  anchor.download = info.filename;
-  anchor.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 export function ArtifactDetailPage({ component, version, filename }: Props) {
@@ -61,7 +44,7 @@ export function ArtifactDetailPage({ component, version, filename }: Props) {
   const onDownload = async (artifact: ArtifactInfo) => {
     setBusy(true);
     try {
-      await download(artifact);
+      await downloadFile(`/artifacts/${pathOf(artifact.component, artifact.version, artifact.filename)}`, artifact.filename);
     } catch (error) {
       notify(error instanceof ApiError ? error.message : "The download failed.", "error");
     } finally {

@@ -1,0 +1,59 @@
+/**
+ * Server-sent events and downloads over fetch. EventSource and plain links cannot send
+ * the Authorization header, so both read the response with fetch instead.
+ */
+import { API_BASE, errorFromBody, getToken, notifyUnauthorized } from "./client";
+
+function authHeaders(): Record<string, string> {
+  const token = getToken();
+  return { "x-requested-with": "XMLHttpRequest", ...(token ? { authorization: `Bearer ${token}` } : {}) };
+}
+
+async function open(path: string, signal?: AbortSignal): Promise<Response> {
+  const response = await fetch(API_BASE + path, { headers: authHeaders(), credentials: "omit", signal });
+  if (!response.ok) {
+    if (response.status === 401) notifyUnauthorized();
+    throw errorFromBody(response.status, await response.text());
+  }
+  return response;
+}
+
+/** Reads `event:`/`data:` frames until the server ends the stream or `signal` aborts. */
+export async function streamEvents(path: string, onEvent: (event: string, data: string) => void, signal: AbortSignal): Promise<void> {
+  const response = await open(path, signal);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) !== -1) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = "message";
+      const data: string[] = [];
+      for (const line of frame.split("\n")) {
+        if (line.startsWith("event:")) event = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+      }
+      if (data.length) onEvent(event, data.join("\n"));
+    }
+  }
+}
+
+/**
+ * Saves a download under `filename`. The browser buffers it as a Blob (it may spill to
+ * disk); for very large files the curl command shown beside the button streams instead.
+ */
+export async function downloadFile(path: string, filename: string): Promise<void> {
+  const response = await open(path);
+  const url = URL.createObjectURL(await response.blob());
+  const anchor = document.createElement("a");
+  anchor.href = url;
+  anchor.download = filename;
+  document.body.appendChild(anchor);
+  anchor.click();
+  anchor.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30_000);
+}
