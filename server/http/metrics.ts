@@ -25,7 +25,7 @@ export function createMetrics(): Metrics {
     const end = duration.startTimer();
     res.on("finish", () => {
       // The route pattern, never the raw path: raw paths would explode label cardinality.
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : "unmatched";
+      const route = typeof res.locals.routePattern === "string" ? res.locals.routePattern : "unmatched";
       end({ method: req.method, route, status: String(res.statusCode) });
     });
     next();

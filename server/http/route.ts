@@ -134,7 +134,9 @@ export class RouteTable {
     const querySchema = spec.query ?? z.object({}).passthrough();
     // Authorization runs before any `before` middleware, so nothing (a multipart upload,
     // say) is read from an unauthorized request.
-    const checkAccess: RequestHandler = (req, _res, next) => {
+    const checkAccess: RequestHandler = (req, res, next) => {
+      // The route pattern for metrics labels, recorded while req.baseUrl is still the mount point.
+      res.locals.routePattern = req.baseUrl + spec.path;
       authorize(spec.access, req.actor);
       next();
     };
