@@ -17,6 +17,7 @@ import type { SitesService } from "./sites/sites.service.js";
 import type { SqlService } from "./sql/sql.service.js";
 import type { CatalogService } from "./catalog/catalog.service.js";
 import type { ReleasesService } from "./releases/releases.service.js";
+import type { BundlesService } from "./bundles/bundles.service.js";
 import type { ImagesService } from "./images/images.service.js";
 
 export interface AppContext {
@@ -43,4 +44,6 @@ export interface AppContext {
   releases: ReleasesService;
   /** Container images parsed out of `image` artifacts; their layers are blobs of their own. */
   images: ImagesService;
+  /** Offline bundles: requests, builds (as jobs), downloads. */
+  bundles: BundlesService;
 }

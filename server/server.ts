@@ -22,6 +22,7 @@ import { ReleasesService } from "./releases/releases.service.js";
 import { WebhookService } from "./webhooks/webhooks.service.js";
 import { CustomersService } from "./customers/customers.service.js";
 import { SitesService } from "./sites/sites.service.js";
+import { createBundlesService } from "./bundles/bundles.service.js";
 import { ImagesService } from "./images/images.service.js";
 
 export interface RunningServer {
@@ -45,7 +46,7 @@ export async function createContext(config: Config, logger: Logger = createLogge
   const catalog = new CatalogService({ catalogDir: config.catalogDir, pipelinesDir: defaultPipelinesDir(config.catalogDir) }, logger.child({ domain: "catalog" }));
   await catalog.start();
   const webhooks = new WebhookService(database.prisma, secrets.secretKey, logger, { retryBaseMs: config.FERRY_WEBHOOK_RETRY_BASE_MS });
-  return {
+  const ctx: Omit<AppContext, "bundles"> = {
     config,
     logger,
     database,
@@ -64,6 +65,7 @@ export async function createContext(config: Config, logger: Logger = createLogge
     releases: new ReleasesService(database.prisma, catalog, webhooks),
     images: new ImagesService(database.prisma, blobs, config.FERRY_MAX_UPLOAD_BYTES),
   };
+  return { ...ctx, bundles: createBundlesService(ctx) };
 }
 
 export async function startServer(config: Config, options: { logger?: Logger; announce?: (line: string) => void } = {}): Promise<RunningServer> {

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from "../config.js";
 import { startServer } from "../server.js";
 import { CliError, requestOk, resolveTarget } from "./api-client.js";
 import { pushFile } from "./push.js";
+import { bundleCommand } from "./bundle.js";
 
 const USAGE = `usage: ferry <command> [options]
 
@@ -16,6 +17,8 @@ const USAGE = `usage: ferry <command> [options]
         [--kind K] [--sql-database D] [--sql-dialect D] [--sql-type T]
   user add <username> --role R [--role R…] [--password P]
   token create --name N --role R [--role R…] [--expires-days D]
+  bundle build --site SITE_ID --release product@version [--from V|installed] [--components a,b] [-o FILE]
+  bundle verify FILE|DIR [--key key.pem | --server URL]   offline check of checksums and signature
 
   client options: --server URL (FERRY_SERVER), --token T (FERRY_TOKEN)`;
 
@@ -100,6 +103,8 @@ async function main(argv: string[]): Promise<void> {
     case "user":
       if (sub === "add") return userAdd(rest);
       break;
+    case "bundle":
+      return bundleCommand(sub, rest);
     case "token":
       if (sub === "create") return tokenCreate(rest);
       break;

@@ -19,6 +19,7 @@ import { customerRoutes } from "../customers/customers.routes.js";
 import { siteRoutes } from "../sites/sites.routes.js";
 import { catalogRoutes } from "../catalog/catalog.routes.js";
 import { releaseRoutes } from "../releases/releases.routes.js";
+import { bundleRoutes } from "../bundles/bundles.routes.js";
 import { imageRoutes } from "../images/images.routes.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import { buildOpenApi } from "./openapi.js";
@@ -77,6 +78,7 @@ export function buildApp(ctx: AppContext): BuiltApp {
   api.use(sqlRoutes(routes, ctx));
   api.use(catalogRoutes(routes, ctx.catalog));
   api.use(releaseRoutes(routes, ctx));
+  api.use(bundleRoutes(routes, ctx));
   api.use(imageRoutes(routes, ctx));
   routes.add(api, "", {
     method: "get",

@@ -1,0 +1,50 @@
+/**
+ * `ferry-agent`: the site agent. For now: `ferry-agent verify <bundle.tar|bundle.tar.gz|dir> [--key key.pem]`.
+ * Bundled by esbuild into every bundle as agent/ferry-agent.mjs; Node built-ins only.
+ */
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { formatReport, verifyBundle } from "./verify.js";
+
+const USAGE = `usage: ferry-agent <command>
+
+  verify <bundle.tar|bundle.tar.gz|dir> [--key key.pem] [--json]
+      checks the archive, every checksum (manifest and SHA256SUMS) and, with --key, the
+      manifest signature; exits 1 naming each file that fails`;
+
+async function verifyCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { key: { type: "string" }, json: { type: "boolean" } } });
+  const [target] = positionals;
+  if (!target) {
+    console.error(USAGE);
+    return 2;
+  }
+  const publicKeyPem = values.key ? await readFile(values.key, "utf8") : undefined;
+  const report = await verifyBundle(target, { publicKeyPem });
+  console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  return report.ok ? 0 : 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "verify":
+      return verifyCommand(rest);
+    case undefined:
+    case "help":
+    case "--help":
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(`ferry-agent: unknown command ${command}\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`ferry-agent: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);
