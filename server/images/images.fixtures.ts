@@ -30,7 +30,9 @@ export async function packTar(entries: RawEntry[]): Promise<Buffer> {
     const type = entry.type ?? "file";
     await new Promise<void>((resolve, reject) => {
       const header = { name: entry.name, type, linkname: entry.linkname, mtime: MTIME, mode: type === "directory" ? 0o755 : 0o644, uid: 0, gid: 0 };
-      pack.entry(type === "file" ? { ...header, size: content.length } : header, type === "file" ? content : undefined, (error) => (error ? reject(error) : resolve()));
+      const callback = (error?: Error | null) => (error ? reject(error) : resolve());
+      if (type === "file") pack.entry({ ...header, size: content.length }, content, callback);
+      else pack.entry(header, callback);
     });
   }
   pack.finalize();

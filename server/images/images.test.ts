@@ -23,7 +23,7 @@ let gzipped: TestImage;
 async function upload(coordinates: string, body: Buffer, headers: Record<string, string> = {}) {
   const response = await fetch(`${server.url}/api/v1/artifacts/${coordinates}`, {
     method: "PUT",
-    body,
+    body: new Uint8Array(body),
     headers: { authorization: `Bearer ${server.admin.token}`, "x-artifact-kind": "image", ...headers },
   });
   return { status: response.status, body: (await response.json()) as any };
