@@ -74,10 +74,10 @@ export class ArtifactsRepo {
     return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!) : null };
   }
 
-  /** Sealed releases that include this component version (such artifacts cannot be deleted). */
-  sealedReleasesUsing(component: string, version: string) {
+  /** Sealed releases whose exact artifact set includes this artifact (it cannot be deleted). */
+  sealedReleasesUsing(artifactId: string) {
     return this.db.release.findMany({
-      where: { status: "sealed", components: { some: { name: component, version } } },
+      where: { status: "sealed", artifacts: { some: { artifactId } } },
       select: { product: true, version: true },
     });
   }

@@ -110,7 +110,7 @@ export class ArtifactsService {
   async remove(coordinates: Coordinates): Promise<Artifact> {
     const artifact = await this.repo.find(coordinates);
     if (!artifact) throw notFound("artifact", `${coordinates.component}/${coordinates.version}/${coordinates.filename}`);
-    const releases = await this.repo.sealedReleasesUsing(artifact.component, artifact.version);
+    const releases = await this.repo.sealedReleasesUsing(artifact.id);
     if (releases.length) {
       throw conflict("in_use", `artifact is part of sealed releases: ${releases.map((r) => `${r.product} ${r.version}`).join(", ")}`, { releases });
     }
