@@ -154,6 +154,21 @@ describe("listing and deletion", () => {
     assert.deepEqual(searched.body.items.map((a: { filename: string }) => a.filename), ["file-3.bin"]);
   });
 
+  test("an artifact in a sealed release cannot be deleted; one outside its artifact set can", async () => {
+    await put("redis/7.2.9/redis-7.2.9-linux-x64.tar.gz", "redis binary");
+    const created = await server.call("POST", "/api/v1/releases", { token: ci.token, body: { product: "keep", version: "1.0.0", components: [{ name: "redis", version: "7.2.9" }] } });
+    assert.equal(created.status, 201, created.text);
+    assert.equal((await server.call("POST", "/api/v1/releases/keep/1.0.0/seal", { token: ci.token })).status, 200);
+    const refused = await server.call("DELETE", "/api/v1/artifacts/redis/7.2.9/redis-7.2.9-linux-x64.tar.gz", { token: server.admin.token });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.error.code, "in_use");
+    assert.deepEqual(refused.body.error.details.releases, [{ product: "keep", version: "1.0.0" }]);
+    assert.equal((await server.call("GET", "/api/v1/artifacts/redis/7.2.9/redis-7.2.9-linux-x64.tar.gz", { token: ci.token })).status, 200);
+    // Uploaded after sealing: not part of the release, so it may go.
+    await put("redis/7.2.9/NOTES.txt", "late notes");
+    assert.equal((await server.call("DELETE", "/api/v1/artifacts/redis/7.2.9/NOTES.txt", { token: server.admin.token })).status, 204);
+  });
+
   test("only admins delete; a deleted artifact is gone", async () => {
     await put("gone/1.0.0/x.bin", "x");
     assert.equal((await server.call("DELETE", "/api/v1/artifacts/gone/1.0.0/x.bin", { token: ci.token })).status, 403);
