@@ -114,7 +114,7 @@ function NotFound() {
     <section className="card">
       <h1>Page not found</h1>
       <p>
-        There is no page here. <Link to={HOME}>Go to artifacts</Link>.
+        There is no page here. <Link to={HOME}>Go to the dashboard</Link>.
       </p>
     </section>
   );

@@ -13,6 +13,7 @@ import { SqlScriptPage } from "./pages/SqlScriptPage";
 import { BundleBuilderPage } from "./pages/bundles/BundleBuilderPage";
 import { BundlePage } from "./pages/bundles/BundlePage";
 import { BUNDLE_BUILDERS, BundlesPage } from "./pages/bundles/BundlesPage";
+import { DashboardPage } from "./pages/DashboardPage";
 import { CatalogComponentPage, CatalogPage } from "./pages/CatalogPage";
 import { CustomerPage } from "./pages/CustomerPage";
 import { CustomersPage } from "./pages/CustomersPage";
@@ -32,6 +33,7 @@ export interface PageRoute {
 }
 
 export const PAGE_ROUTES: PageRoute[] = [
+  { path: "/dashboard", navLabel: "Dashboard", section: "/dashboard", roles: "authenticated", render: () => <DashboardPage /> },
   { path: "/artifacts", navLabel: "Artifacts", section: "/artifacts", roles: "authenticated", render: () => <ArtifactsPage /> },
   {
     path: "/artifacts/:component/:version/:filename",
@@ -63,4 +65,4 @@ export const PAGE_ROUTES: PageRoute[] = [
   { path: "/users", navLabel: "Users", section: "/users", roles: ["admin"], render: () => <UsersPage /> },
 ];
 
-export const HOME = "/artifacts";
+export const HOME = "/dashboard";

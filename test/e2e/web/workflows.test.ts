@@ -185,6 +185,14 @@ describe("web console workflows", () => {
     await page.getByRole("link", { name: "ACME Logistics" }).waitFor();
     await assertAccessible(page, "customers page");
     await screenshot(page, "customers");
+
+    // The dashboard: the site runs 1.0.0 while 1.1.0 is the newest sealed release.
+    await navLink(page, "Dashboard").click();
+    const row = page.getByRole("row").filter({ hasText: "acme / plant-1" });
+    await row.waitFor();
+    assert.match((await row.textContent()) ?? "", /orders 1\.0\.0.*1\.1\.0.*1 release behind/);
+    await assertAccessible(page, "dashboard");
+    await screenshot(page, "dashboard");
   });
 
   test("the catalog lists components in dependency order and shows one descriptor", async () => {
