@@ -38,7 +38,7 @@ export async function buildBundle(ctx: BuilderContext, bundleId: string, options
       components: (row.components as string[] | null) ?? undefined,
     });
     const folder = bundleFolder(plan);
-    const { files, manifest } = sealBundle(plan, folder, await layoutBundle(plan, ctx.catalog), ctx.secrets.signingKey);
+    const { files, manifest } = sealBundle(plan, folder, await layoutBundle(plan, ctx), ctx.secrets.signingKey);
     const bytesTotal = files.reduce((sum, f) => sum + f.size, 0);
     await ctx.db.bundle.update({ where: { id: bundleId }, data: { bytesTotal: BigInt(bytesTotal), filesTotal: files.length } });
 

@@ -13,7 +13,7 @@
  */
 import { sign, type KeyObject } from "node:crypto";
 import { canonicalJson } from "../util/canonical-json.js";
-import { bytesFile, sha256Hex, sqlPath, type BundleFile } from "./bundles.layout.js";
+import { bytesFile, sha256Hex, sqlPath, type BundleFile, type BundleLayout } from "./bundles.layout.js";
 import type { BundlePlan } from "./bundles.plan.js";
 
 export const BUNDLE_FORMAT = "ferry-bundle/v1";
@@ -24,7 +24,8 @@ export function bundleContentId(plan: Pick<BundlePlan, "site" | "release" | "bas
   );
 }
 
-export function buildManifest(plan: BundlePlan, folder: string, files: BundleFile[]) {
+export function buildManifest(plan: BundlePlan, folder: string, { files, images }: BundleLayout) {
+  const inLayout = new Set(images.map((i) => `${i.component}/${i.version}/${i.filename}`));
   return {
     format: BUNDLE_FORMAT,
     id: bundleContentId(plan),
@@ -39,15 +40,17 @@ export function buildManifest(plan: BundlePlan, folder: string, files: BundleFil
     components: plan.components,
     requiredReleases: plan.requiredReleases,
     files: files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size, role: f.role })),
-    artifacts: plan.artifacts.map((a) => ({ ...a, path: `artifacts/${a.component}/${a.version}/${a.filename}` })),
+    artifacts: plan.artifacts.map((a) => {
+      const key = `${a.component}/${a.version}/${a.filename}`;
+      return { ...a, path: inLayout.has(key) ? "images/" : `artifacts/${key}` };
+    }),
     sql: plan.sql.map((database) => ({
       database: database.database,
       dialect: database.dialect,
       scripts: database.scripts.map((s, index) => ({ ...s, path: sqlPath(database.database, index, s.filename) })),
     })),
-    // Images travel as their image artifacts (OCI or docker archives) under artifacts/ until
-    // the images/ OCI layout is built from parsed images.
-    images: [] as unknown[],
+    // One OCI image layout under images/ (each blob once): `skopeo copy oci:images:<name>:<tag> …`.
+    images: images.map((i) => ({ ...i, ref: `${i.name}:${i.tag}` })),
     expects: plan.expects,
   };
 }
@@ -55,8 +58,9 @@ export function buildManifest(plan: BundlePlan, folder: string, files: BundleFil
 export type BundleManifest = ReturnType<typeof buildManifest>;
 
 /** Adds manifest.json, manifest.json.sig and SHA256SUMS to the files; returns all files sorted by path. */
-export function sealBundle(plan: BundlePlan, folder: string, files: BundleFile[], signingKey: KeyObject): { files: BundleFile[]; manifest: BundleManifest } {
-  const manifest = buildManifest(plan, folder, files);
+export function sealBundle(plan: BundlePlan, folder: string, layout: BundleLayout, signingKey: KeyObject): { files: BundleFile[]; manifest: BundleManifest } {
+  const manifest = buildManifest(plan, folder, layout);
+  const { files } = layout;
   const manifestBytes = Buffer.from(`${JSON.stringify(JSON.parse(canonicalJson(manifest)), null, 2)}\n`);
   const signature = Buffer.from(`${sign(null, manifestBytes, signingKey).toString("base64")}\n`);
   const withManifest = [...files, bytesFile("manifest.json", manifestBytes, "manifest"), bytesFile("manifest.json.sig", signature, "signature")];
