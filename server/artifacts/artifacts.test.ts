@@ -250,5 +250,8 @@ describe("bad input gets a clear 4xx and changes nothing", () => {
     const plain = await fetch(`${server.url}/api/v1/artifacts`);
     assert.equal(plain.status, 401);
     assert.match(plain.headers.get("www-authenticate") ?? "", /Basic/);
+    const console = await fetch(`${server.url}/api/v1/artifacts`, { headers: { "x-requested-with": "XMLHttpRequest" } });
+    assert.equal(console.status, 401);
+    assert.equal(console.headers.get("www-authenticate"), null);
   });
 });

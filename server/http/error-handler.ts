@@ -76,7 +76,13 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     res.destroy(error instanceof Error ? error : undefined);
     return;
   }
-  if (wire?.headers) res.set(wire.headers);
+  if (wire?.headers) {
+    const headers = { ...wire.headers };
+    // A Basic challenge makes browsers open their own password box (and hangs headless
+    // ones); the web console marks its requests, and gets a plain 401 it handles itself.
+    if (req.get("x-requested-with") === "XMLHttpRequest") delete headers["WWW-Authenticate"];
+    res.set(headers);
+  }
   res.status(wire?.status ?? 500).json(body);
 };
 
