@@ -1,0 +1,37 @@
+/**
+ * Identifying a process across agent runs: a pid alone may be reused after a crash, so it
+ * is paired with the process's start time (field 22 of /proc/<pid>/stat, in clock ticks
+ * since boot). Without /proc (not Linux) only the pid is compared.
+ */
+import { readFileSync } from "node:fs";
+
+export interface ProcessId {
+  pid: number;
+  startTime: string | null;
+}
+
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: split after the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function currentProcess(): ProcessId {
+  return { pid: process.pid, startTime: processStartTime(process.pid) };
+}
+
+export function isAlive(id: ProcessId): boolean {
+  try {
+    process.kill(id.pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  if (id.startTime === null) return true;
+  const now = processStartTime(id.pid);
+  return now === null || now === id.startTime;
+}
