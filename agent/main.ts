@@ -5,12 +5,21 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { formatReport, verifyBundle } from "./verify.js";
+import { applyCommand, statusCommandLine } from "./cli.js";
 
 const USAGE = `usage: ferry-agent <command>
 
   verify <bundle.tar|bundle.tar.gz|dir> [--key key.pem] [--json]
       checks the archive, every checksum (manifest and SHA256SUMS) and, with --key, the
-      manifest signature; exits 1 naming each file that fails`;
+      manifest signature; exits 1 naming each file that fails
+
+  apply <bundle.tar|bundle.tar.gz|dir> --workdir DIR [--vars FILE] [--key key.pem]
+        [--dry-run] [--force] [--report FILE] [--allow-unsigned]
+      verifies, then installs or upgrades the site; JSON lines on stdout; exits 0 when
+      the apply succeeded (or the dry run planned), 1 otherwise (rolled back, drift, …)
+
+  status --workdir DIR [--json]
+      the installed release, components and files, and any interrupted apply`;
 
 async function verifyCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { key: { type: "string" }, json: { type: "boolean" } } });
@@ -30,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "verify":
       return verifyCommand(rest);
+    case "apply":
+      return applyCommand(rest, USAGE);
+    case "status":
+      return statusCommandLine(rest, USAGE);
     case undefined:
     case "help":
     case "--help":
