@@ -98,13 +98,13 @@ describe("extract refuses archives that escape their target", () => {
     const file = path.join(dir, `evil-${randomBytes(3).toString("hex")}.tar`);
     const archive = pack();
     const chunks: Buffer[] = [];
-    archive.on("data", (chunk: Buffer) => chunks.push(chunk));
+    archive.on("data", (chunk: unknown) => void chunks.push(chunk as Buffer));
     for (const entry of entries) {
       if (entry.type === "symlink" || entry.type === "link") archive.entry({ name: entry.name, type: entry.type, linkname: entry.linkname });
       else archive.entry({ name: entry.name }, entry.content ?? "x");
     }
     archive.finalize();
-    await new Promise((resolve) => archive.on("end", resolve));
+    await new Promise<void>((resolve) => archive.on("end", () => resolve()));
     writeFileSync(file, Buffer.concat(chunks));
     return file;
   }
