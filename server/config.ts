@@ -43,6 +43,12 @@ const EnvSchema = z
     FERRY_LOGIN_RATE_LIMIT: z.coerce.number().int().positive().default(10),
     FERRY_MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(64 * 1024 ** 3),
     FERRY_BUNDLE_TTL_DAYS: z.coerce.number().positive().default(30),
+    /** Run jobs in the server process; false when separate `ferry worker` processes do. */
+    FERRY_EMBEDDED_WORKER: booleanFromEnv.default(true),
+    /** A running job whose lease is older than this is taken over (its process died). */
+    FERRY_JOB_LEASE_MS: z.coerce.number().int().min(100).default(30_000),
+    /** BullMQ key prefix in Redis. */
+    FERRY_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{1,50}$/, "must be letters, digits, '.', '_' or '-'").default("ferry"),
     /** Delay before the first webhook retry; it doubles with each further attempt. */
     FERRY_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).default(10_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -17,6 +17,7 @@ import type { SitesService } from "./sites/sites.service.js";
 import type { SqlService } from "./sql/sql.service.js";
 import type { CatalogService } from "./catalog/catalog.service.js";
 import type { ReleasesService } from "./releases/releases.service.js";
+import type { JobQueue } from "./jobs/index.js";
 import type { BundlesService } from "./bundles/bundles.service.js";
 import type { ImagesService } from "./images/images.service.js";
 
@@ -42,6 +43,8 @@ export interface AppContext {
   /** The service catalog (catalog/<component>/service.yml), reloadable at run time. */
   catalog: CatalogService;
   releases: ReleasesService;
+  /** Background jobs (BullMQ with REDIS_URL, in process otherwise); handlers in jobs/handlers.ts. */
+  jobs: JobQueue;
   /** Container images parsed out of `image` artifacts; their layers are blobs of their own. */
   images: ImagesService;
   /** Offline bundles: requests, builds (as jobs), downloads. */

@@ -22,6 +22,8 @@ import { ReleasesService } from "./releases/releases.service.js";
 import { WebhookService } from "./webhooks/webhooks.service.js";
 import { CustomersService } from "./customers/customers.service.js";
 import { SitesService } from "./sites/sites.service.js";
+import { createJobQueue } from "./jobs/index.js";
+import { registerJobHandlers } from "./jobs/handlers.js";
 import { createBundlesService } from "./bundles/bundles.service.js";
 import { ImagesService } from "./images/images.service.js";
 
@@ -64,6 +66,7 @@ export async function createContext(config: Config, logger: Logger = createLogge
     catalog,
     releases: new ReleasesService(database.prisma, catalog, webhooks),
     images: new ImagesService(database.prisma, blobs, config.FERRY_MAX_UPLOAD_BYTES),
+    jobs: createJobQueue(config, database.prisma, logger),
   };
   return { ...ctx, bundles: createBundlesService(ctx) };
 }
@@ -87,6 +90,8 @@ export async function startServer(config: Config, options: { logger?: Logger; an
   const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST;
   ctx.logger.info({ port, database: ctx.database.kind, storage: config.FERRY_STORAGE }, "ferry listening");
   ctx.webhooks.start();
+  registerJobHandlers(ctx);
+  if (config.FERRY_EMBEDDED_WORKER) await ctx.jobs.startWorking();
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
@@ -98,6 +103,7 @@ export async function startServer(config: Config, options: { logger?: Logger; an
       (closing ??= (async () => {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+        await ctx.jobs.stop();
         await ctx.webhooks.stop();
         await ctx.database.close();
       })()),

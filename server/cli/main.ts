@@ -8,11 +8,16 @@ import { ConfigError, loadConfig } from "../config.js";
 import { startServer } from "../server.js";
 import { CliError, requestOk, resolveTarget } from "./api-client.js";
 import { pushFile } from "./push.js";
+import { runWorker } from "../jobs/worker.js";
+import { gcCommand, verifyStoreCommand } from "../gc/gc.cli.js";
 import { bundleCommand } from "./bundle.js";
 
 const USAGE = `usage: ferry <command> [options]
 
   server                                   start the Ferry server (configured by environment, see README)
+  worker                                   run background jobs only (with FERRY_EMBEDDED_WORKER=false servers)
+  gc [--grace-minutes M] [--dry-run]       expire old bundles, delete unreferenced blobs older than M (60)
+  verify-store                             re-hash every stored blob; exit 1 on corrupt or missing ones
   push <files…> --component C --version V  upload artifacts with their SHA-256
         [--kind K] [--sql-database D] [--sql-dialect D] [--sql-type T]
   user add <username> --role R [--role R…] [--password P]
@@ -98,6 +103,12 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case "server":
       return serve();
+    case "worker":
+      return runWorker(loadConfig());
+    case "gc":
+      process.exit(await gcCommand(loadConfig(), argv.slice(1)));
+    case "verify-store":
+      process.exit(await verifyStoreCommand(loadConfig()));
     case "push":
       return push(argv.slice(1));
     case "user":

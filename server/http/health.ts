@@ -17,8 +17,12 @@ export function healthRoutes(ctx: AppContext): Router {
     res.json({ status: "ok" });
   });
   router.get("/readyz", async (_req, res) => {
-    const [database, storage] = await Promise.all([probe(() => ctx.db.$queryRaw`SELECT 1`), probe(() => ctx.blobs.check())]);
-    const checks = { database, storage };
+    const [database, storage, queue] = await Promise.all([
+      probe(() => ctx.db.$queryRaw`SELECT 1`),
+      probe(() => ctx.blobs.check()),
+      probe(() => ctx.jobs.check()),
+    ]);
+    const checks = { database, storage, queue };
     const ready = Object.values(checks).every((check) => check.ok);
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not_ready", checks });
   });
