@@ -51,6 +51,10 @@ const EnvSchema = z
     FERRY_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{1,50}$/, "must be letters, digits, '.', '_' or '-'").default("ferry"),
     /** Delay before the first webhook retry; it doubles with each further attempt. */
     FERRY_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).default(10_000),
+    /** How long `POST /agent/heartbeat` holds a request open waiting for work (long poll). */
+    FERRY_AGENT_LONG_POLL_MS: z.coerce.number().int().min(0).max(120_000).default(25_000),
+    /** How often waiting heartbeats re-check the database (work queued by another server process). */
+    FERRY_AGENT_RECHECK_MS: z.coerce.number().int().min(50).default(2_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {

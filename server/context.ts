@@ -19,6 +19,8 @@ import type { CatalogService } from "./catalog/catalog.service.js";
 import type { ReleasesService } from "./releases/releases.service.js";
 import type { JobQueue } from "./jobs/index.js";
 import type { BundlesService } from "./bundles/bundles.service.js";
+import type { DeploymentsService } from "./deployments/deployments.service.js";
+import type { AgentApiService } from "./agent-api/agent-api.service.js";
 import type { ImagesService } from "./images/images.service.js";
 
 export interface AppContext {
@@ -49,4 +51,8 @@ export interface AppContext {
   images: ImagesService;
   /** Offline bundles: requests, builds (as jobs), downloads. */
   bundles: BundlesService;
+  /** Deployments: create, progress, logs, cancel; the transports report through it. */
+  deployments: DeploymentsService;
+  /** The site agents' API: long-poll heartbeats, deployment events. */
+  agentApi: AgentApiService;
 }

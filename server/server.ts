@@ -25,6 +25,8 @@ import { SitesService } from "./sites/sites.service.js";
 import { createJobQueue } from "./jobs/index.js";
 import { registerJobHandlers } from "./jobs/handlers.js";
 import { createBundlesService } from "./bundles/bundles.service.js";
+import { DeploymentsService } from "./deployments/deployments.service.js";
+import { AgentApiService } from "./agent-api/agent-api.service.js";
 import { ImagesService } from "./images/images.service.js";
 
 export interface RunningServer {
@@ -48,7 +50,7 @@ export async function createContext(config: Config, logger: Logger = createLogge
   const catalog = new CatalogService({ catalogDir: config.catalogDir, pipelinesDir: defaultPipelinesDir(config.catalogDir) }, logger.child({ domain: "catalog" }));
   await catalog.start();
   const webhooks = new WebhookService(database.prisma, secrets.secretKey, logger, { retryBaseMs: config.FERRY_WEBHOOK_RETRY_BASE_MS });
-  const ctx: Omit<AppContext, "bundles"> = {
+  const ctx: Omit<AppContext, "bundles" | "deployments" | "agentApi"> = {
     config,
     logger,
     database,
@@ -68,7 +70,9 @@ export async function createContext(config: Config, logger: Logger = createLogge
     images: new ImagesService(database.prisma, blobs, config.FERRY_MAX_UPLOAD_BYTES),
     jobs: createJobQueue(config, database.prisma, logger),
   };
-  return { ...ctx, bundles: createBundlesService(ctx) };
+  const withBundles = { ...ctx, bundles: createBundlesService(ctx) };
+  const deployments = new DeploymentsService(withBundles);
+  return { ...withBundles, deployments, agentApi: new AgentApiService({ ...withBundles, deployments }) };
 }
 
 export async function startServer(config: Config, options: { logger?: Logger; announce?: (line: string) => void } = {}): Promise<RunningServer> {
@@ -104,6 +108,7 @@ export async function startServer(config: Config, options: { logger?: Logger; an
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await ctx.jobs.stop();
+        ctx.agentApi.stop();
         await ctx.webhooks.stop();
         await ctx.database.close();
       })()),

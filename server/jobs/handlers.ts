@@ -6,8 +6,10 @@
 import type { AppContext } from "../context.js";
 import { registerGcJob } from "../gc/gc.job.js";
 import { registerBundleJob } from "../bundles/bundles.job.js";
+import { registerSshDeploymentJob } from "../ssh/ssh.job.js";
 
 export function registerJobHandlers(ctx: AppContext): void {
   registerGcJob(ctx);
   registerBundleJob(ctx);
+  registerSshDeploymentJob(ctx);
 }

@@ -1,0 +1,139 @@
+/**
+ * The agent's side of deployments. A heartbeat records the agent's version, last-seen
+ * time and inventory (one update by primary key), then looks for work for its site (one
+ * index lookup on Deployment(siteId, status), one bundle by id) and, finding none, holds
+ * the request open. Waiting heartbeats wake from the in-process notifier when a deployment
+ * is created here, and from one shared timer per process that re-checks, in batches,
+ * which waiting sites have work queued (by another server process, or a bundle that
+ * became ready).
+ */
+import type { AppContext } from "../context.js";
+import type { Prisma } from "../generated/prisma/client.js";
+import { conflict, notFound } from "../errors.js";
+import type { DeploymentsService } from "../deployments/deployments.service.js";
+import { isActive } from "../deployments/deployments.progress.js";
+import type { AgentEventsInput, HeartbeatInput } from "./agent-api.schema.js";
+import { importReport } from "./reports.service.js";
+import { ApplyReport } from "./reports.schema.js";
+
+type AgentApiContext = Pick<AppContext, "db" | "sites" | "config" | "logger"> & { deployments: DeploymentsService };
+
+export interface DeployAction {
+  type: "deploy";
+  deploymentId: string;
+  kind: string;
+  release: { product: string; version: string };
+  bundle: { id: string; sha256: string; size: number; url: string };
+  /** The site's variables, secrets included, in the agent's --vars shape. */
+  vars: { vars: Record<string, string>; components: Record<string, never>; site: Record<string, string> };
+}
+
+const RECHECK_BATCH = 1_000;
+
+export class AgentApiService {
+  private recheckTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly ctx: AgentApiContext) {}
+
+  async heartbeat(siteId: string, input: HeartbeatInput, waitMs: number, signal: AbortSignal): Promise<DeployAction | null> {
+    await this.ctx.db.site.update({
+      where: { id: siteId },
+      data: { agentVersion: input.agentVersion, agentLastSeenAt: new Date(), inventory: input.inventory as Prisma.InputJsonValue },
+      select: { id: true },
+    });
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const action = await this.nextAction(siteId);
+      if (action) return action;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || signal.aborted) return null;
+      this.ensureRecheck();
+      await this.ctx.deployments.agentWakeups.wait(siteId, remaining, signal);
+    }
+  }
+
+  /**
+   * The site's queued deployment once its bundle is ready (marked running, claimed by the
+   * site), or the one it already runs: a heartbeat means the agent is idle, so an agent
+   * restarted mid-apply gets its deployment again and finishes it (its journal recovers).
+   */
+  async nextAction(siteId: string): Promise<DeployAction | null> {
+    const deployment = await this.ctx.db.deployment.findFirst({
+      where: { siteId, status: { in: ["queued", "running"] }, transport: "agent" },
+      orderBy: { createdAt: "asc" },
+    });
+    if (!deployment?.bundleId) return null;
+    const bundle = await this.ctx.db.bundle.findUnique({ where: { id: deployment.bundleId } });
+    if (!bundle || bundle.status === "failed" || bundle.status === "expired") {
+      await this.ctx.deployments.progress.finish(deployment.id, "failed", `bundle ${deployment.bundleId} ${bundle ? `${bundle.status}: ${bundle.error ?? ""}` : "is gone"}`.trim(), "ferry");
+      return null;
+    }
+    if (bundle.status !== "ready" || !bundle.sha256 || bundle.size === null) return null;
+    if (deployment.status === "queued") await this.ctx.deployments.progress.markRunning(deployment.id, `site:${siteId}`);
+    const variables = await this.ctx.sites.siteVariables(siteId);
+    return {
+      type: "deploy",
+      deploymentId: deployment.id,
+      kind: deployment.kind,
+      release: { product: deployment.product, version: deployment.version },
+      bundle: { id: bundle.id, sha256: bundle.sha256, size: Number(bundle.size), url: `/api/v1/agent/bundles/${bundle.id}/download` },
+      vars: { vars: { ...variables.plain, ...variables.secret }, components: {}, site: {} },
+    };
+  }
+
+  /** Step events, log lines and status from the agent running deployment `id` (own site only). */
+  async events(siteId: string, id: string, input: AgentEventsInput, actor: string): Promise<{ status: string }> {
+    const deployment = await this.ctx.db.deployment.findUnique({ where: { id } });
+    if (!deployment || deployment.siteId !== siteId) throw notFound("deployment", id);
+    if (!isActive(deployment.status)) {
+      // A retried final post is answered as it was the first time.
+      if (input.status === deployment.status) return { status: deployment.status };
+      const code = deployment.status === "cancelled" ? "deployment_cancelled" : "deployment_finished";
+      throw conflict(code, `deployment ${id} is ${deployment.status}${deployment.error ? `: ${deployment.error}` : ""}; stop and roll back`, { status: deployment.status });
+    }
+    const { progress } = this.ctx.deployments;
+    if (deployment.status === "queued") await progress.markRunning(id, `site:${siteId}`);
+    await progress.record(id, input.events);
+    if (input.status && input.status !== "running") {
+      let status: "succeeded" | "failed" | "rolled_back" = input.status;
+      let error = input.status === "succeeded" ? null : (input.error ?? `the agent reported ${input.status}`);
+      if (input.report) {
+        try {
+          await importReport(this.ctx, siteId, ApplyReport.parse(input.report), actor, id);
+        } catch (err) {
+          // A success whose report does not match the bundle is not a success the site can be recorded on.
+          status = "failed";
+          error = `report rejected: ${(err as Error).message}`;
+        }
+      }
+      await progress.finish(id, status, error, actor);
+    }
+    return { status: (await this.ctx.db.deployment.findUnique({ where: { id }, select: { status: true } }))!.status };
+  }
+
+  stop(): void {
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    this.recheckTimer = null;
+  }
+
+  /** One timer per process while anybody waits; stops itself when nobody does. */
+  private ensureRecheck(): void {
+    if (this.recheckTimer) return;
+    this.recheckTimer = setInterval(() => {
+      const waiting = this.ctx.deployments.agentWakeups.keys();
+      if (!waiting.length) return this.stop();
+      void this.recheck(waiting).catch((err: unknown) => this.ctx.logger.warn({ err }, "agent work re-check failed"));
+    }, this.ctx.config.FERRY_AGENT_RECHECK_MS);
+    this.recheckTimer.unref();
+  }
+
+  private async recheck(siteIds: string[]): Promise<void> {
+    for (let i = 0; i < siteIds.length; i += RECHECK_BATCH) {
+      const rows = await this.ctx.db.deployment.findMany({
+        where: { siteId: { in: siteIds.slice(i, i + RECHECK_BATCH) }, status: { in: ["queued", "running"] }, transport: "agent" },
+        select: { siteId: true },
+      });
+      for (const row of rows) this.ctx.deployments.agentWakeups.notify(row.siteId);
+    }
+  }
+}

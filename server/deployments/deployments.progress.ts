@@ -1,0 +1,124 @@
+/**
+ * What transports report while a deployment runs: step transitions, log lines, and the
+ * end. Every status change is a conditional update, so a late or repeated report (an
+ * agent retrying a post, a cancel racing a success) never moves a finished deployment.
+ */
+import type { Deployment } from "../generated/prisma/client.js";
+import type { DeploymentsContext } from "./deployments.service.js";
+import type { Notifier } from "./deployments.notifier.js";
+import { ACTIVE_STATUSES, type AgentEvent, type DeploymentStatus } from "./deployments.schema.js";
+
+export type FinalStatus = "succeeded" | "failed" | "rolled_back" | "cancelled";
+
+const STEP_DONE = new Set(["succeeded", "failed", "skipped", "rolled_back", "rollback_failed"]);
+
+export class DeploymentProgress {
+  constructor(
+    private readonly ctx: DeploymentsContext,
+    private readonly logWakeups: Notifier,
+  ) {}
+
+  /** queued → running; true when this call moved it (or it already ran under the same claim). */
+  async markRunning(id: string, claimedBy: string): Promise<boolean> {
+    const { count } = await this.ctx.db.deployment.updateMany({
+      where: { id, status: "queued" },
+      data: { status: "running", startedAt: new Date(), claimedBy },
+    });
+    if (count) this.logWakeups.notify(id);
+    return count === 1;
+  }
+
+  /** Stores step transitions and log lines, in the order given. */
+  async record(id: string, events: AgentEvent[]): Promise<void> {
+    const logs: Array<{ deploymentId: string; at: Date; stream: string; line: string }> = [];
+    for (const event of events) {
+      const at = event.at ? new Date(event.at) : new Date();
+      if (event.type === "log") {
+        logs.push({ deploymentId: id, at, stream: event.stream, line: event.line });
+        continue;
+      }
+      const done = STEP_DONE.has(event.status);
+      await this.ctx.db.deploymentStep.upsert({
+        where: { deploymentId_seq: { deploymentId: id, seq: event.seq } },
+        create: {
+          deploymentId: id,
+          seq: event.seq,
+          component: event.component ?? null,
+          name: event.name,
+          status: event.status,
+          message: event.message ?? null,
+          startedAt: at,
+          finishedAt: done ? at : null,
+        },
+        update: { status: event.status, ...(event.message != null ? { message: event.message } : {}), ...(done ? { finishedAt: at } : {}) },
+      });
+      logs.push({ deploymentId: id, at, stream: "step", line: `${event.component ? `${event.component}: ` : ""}${event.name} ${event.status}${event.message ? ` — ${event.message}` : ""}` });
+    }
+    if (logs.length) await this.ctx.db.deploymentLog.createMany({ data: logs });
+    this.logWakeups.notify(id);
+  }
+
+  /**
+   * Ends a deployment once. On success the site records the release (with the deployment
+   * id); any end adds a site history event and emits `deployment.finished`. Returns false
+   * when the deployment had already ended.
+   */
+  async finish(id: string, status: FinalStatus, error: string | null, actor: string): Promise<boolean> {
+    const finishedAt = new Date();
+    // The end and its log line commit together, so a log follower that sees the end has seen the line.
+    const ended = await this.ctx.db.$transaction(async (tx) => {
+      const { count } = await tx.deployment.updateMany({ where: { id, status: { in: ACTIVE_STATUSES } }, data: { status, error, finishedAt } });
+      if (count) await tx.deploymentLog.create({ data: { deploymentId: id, stream: "ferry", line: `deployment ${status}${error ? `: ${error}` : ""}` } });
+      return count === 1;
+    });
+    if (!ended) return false;
+    const row = (await this.ctx.db.deployment.findUnique({ where: { id } }))!;
+    if (status === "succeeded") {
+      const components = await this.componentsAfter(row);
+      await this.ctx.sites.recordInstalled(row.siteId, { product: row.product, version: row.version, components, deploymentId: id }, actor, `deployment-${row.kind}`);
+    } else {
+      await this.ctx.db.siteEvent.create({
+        data: { siteId: row.siteId, kind: `deployment-${status}`, product: row.product, version: row.version, deploymentId: id, actor, details: { kind: row.kind, error } },
+      });
+    }
+    this.logWakeups.notify(id);
+    await this.ctx.events
+      .emit("deployment.finished", {
+        id,
+        site: row.siteId,
+        release: { product: row.product, version: row.version },
+        kind: row.kind,
+        transport: row.transport,
+        status,
+        error,
+        finishedAt: finishedAt.toISOString(),
+      })
+      .catch((err: unknown) => this.ctx.logger.error({ err, deployment: id }, "deployment.finished event not recorded"));
+    return true;
+  }
+
+  /**
+   * What the site runs after a successful deployment, from the bundle's manifest: the
+   * components the site ran before (for an incremental or partial deployment), with each
+   * shipped component's new version and removed ones dropped. Undefined means "the
+   * release's component list" (recordInstalled's default).
+   */
+  private async componentsAfter(row: Deployment): Promise<Array<{ name: string; version: string }> | undefined> {
+    const bundle = row.bundleId ? await this.ctx.db.bundle.findUnique({ where: { id: row.bundleId }, select: { manifest: true } }) : null;
+    const manifest = bundle?.manifest as { components?: Array<{ name: string; version: string; action: string }> } | null;
+    if (!manifest?.components) return undefined;
+    const site = await this.ctx.db.site.findUnique({ where: { id: row.siteId }, select: { installedProduct: true, installedComponents: true } });
+    const keepPrevious = row.kind !== "rollback" && site?.installedProduct === row.product && Array.isArray(site.installedComponents);
+    const result = new Map<string, string>();
+    if (keepPrevious) for (const c of site!.installedComponents as Array<{ name: string; version: string }>) result.set(c.name, c.version);
+    for (const c of manifest.components) {
+      if (c.action === "remove") result.delete(c.name);
+      else result.set(c.name, c.version);
+    }
+    return [...result].map(([name, version]) => ({ name, version }));
+  }
+}
+
+export function isActive(status: string): status is DeploymentStatus {
+  return (ACTIVE_STATUSES as string[]).includes(status);
+}
