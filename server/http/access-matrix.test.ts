@@ -57,6 +57,8 @@ const EXPECTED: Record<string, Access> = {
   "GET /releases": "authenticated",
   "GET /releases/:product/:version": "authenticated",
   "GET /releases/:product/:version/diff": "authenticated",
+  "POST /gc": ["admin"],
+  "GET /jobs/:id": ["admin"],
   "GET /signing-key": "public",
   "GET /openapi.json": "public",
 };
