@@ -23,7 +23,8 @@ async function startNginx(root: string): Promise<{ url: string; stop(): void } |
   mkdirSync(path.join(root, "body"), { recursive: true });
   writeFileSync(
     conf,
-    `daemon off; worker_processes 1; pid ${root}/nginx.pid; error_log ${root}/error.log;
+    // As root, nginx's workers would drop to `nobody` and could not write into our private temp dir.
+    `${process.getuid?.() === 0 ? "user root root;" : ""} daemon off; worker_processes 1; pid ${root}/nginx.pid; error_log ${root}/error.log;
 events { worker_connections 64; }
 http {
   access_log off; sendfile on; client_max_body_size 0; client_body_temp_path ${root}/body;

@@ -17,11 +17,11 @@ import type { SitesService } from "./sites/sites.service.js";
 import type { SqlService } from "./sql/sql.service.js";
 import type { CatalogService } from "./catalog/catalog.service.js";
 import type { ReleasesService } from "./releases/releases.service.js";
+import type { ImagesService } from "./images/images.service.js";
 import type { JobQueue } from "./jobs/index.js";
 import type { BundlesService } from "./bundles/bundles.service.js";
 import type { DeploymentsService } from "./deployments/deployments.service.js";
 import type { AgentApiService } from "./agent-api/agent-api.service.js";
-import type { ImagesService } from "./images/images.service.js";
 
 export interface AppContext {
   config: Config;
@@ -45,10 +45,10 @@ export interface AppContext {
   /** The service catalog (catalog/<component>/service.yml), reloadable at run time. */
   catalog: CatalogService;
   releases: ReleasesService;
-  /** Background jobs (BullMQ with REDIS_URL, in process otherwise); handlers in jobs/handlers.ts. */
-  jobs: JobQueue;
   /** Container images parsed out of `image` artifacts; their layers are blobs of their own. */
   images: ImagesService;
+  /** Background jobs (BullMQ with REDIS_URL, in process otherwise); handlers in jobs/handlers.ts. */
+  jobs: JobQueue;
   /** Offline bundles: requests, builds (as jobs), downloads. */
   bundles: BundlesService;
   /** Deployments: create, progress, logs, cancel; the transports report through it. */

@@ -22,12 +22,12 @@ import { ReleasesService } from "./releases/releases.service.js";
 import { WebhookService } from "./webhooks/webhooks.service.js";
 import { CustomersService } from "./customers/customers.service.js";
 import { SitesService } from "./sites/sites.service.js";
+import { ImagesService } from "./images/images.service.js";
 import { createJobQueue } from "./jobs/index.js";
 import { registerJobHandlers } from "./jobs/handlers.js";
 import { createBundlesService } from "./bundles/bundles.service.js";
 import { DeploymentsService } from "./deployments/deployments.service.js";
 import { AgentApiService } from "./agent-api/agent-api.service.js";
-import { ImagesService } from "./images/images.service.js";
 
 export interface RunningServer {
   url: string;
@@ -43,7 +43,7 @@ export async function createContext(config: Config, logger: Logger = createLogge
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
   const applied = await database.migrate();
   if (applied.length) logger.info({ applied }, "database migrations applied");
-  const blobs = createBlobStore(config, database.prisma);
+  const blobs = await createBlobStore(config, database.prisma, { logger });
   await blobs.recover();
   const secrets = loadServerSecrets(config);
   // A broken catalog does not stop start-up (see CatalogService.start): it is logged and served empty.
@@ -110,6 +110,7 @@ export async function startServer(config: Config, options: { logger?: Logger; an
         await ctx.jobs.stop();
         ctx.agentApi.stop();
         await ctx.webhooks.stop();
+        await ctx.blobs.close();
         await ctx.database.close();
       })()),
   };

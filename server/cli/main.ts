@@ -8,9 +8,10 @@ import { ConfigError, loadConfig } from "../config.js";
 import { startServer } from "../server.js";
 import { CliError, requestOk, resolveTarget } from "./api-client.js";
 import { pushFile } from "./push.js";
+import { bundleCommand } from "./bundle.js";
+import { releaseCommand } from "./release.js";
 import { runWorker } from "../jobs/worker.js";
 import { gcCommand, verifyStoreCommand } from "../gc/gc.cli.js";
-import { bundleCommand } from "./bundle.js";
 
 const USAGE = `usage: ferry <command> [options]
 
@@ -22,6 +23,9 @@ const USAGE = `usage: ferry <command> [options]
         [--kind K] [--sql-database D] [--sql-dialect D] [--sql-type T]
   user add <username> --role R [--role R…] [--password P]
   token create --name N --role R [--role R…] [--expires-days D]
+  release create <product>@<version> --component name@version… [--notes T] [--required]
+  release seal|show <product>@<version>
+  release diff <product>@<version> --from <version>
   bundle build --site SITE_ID --release product@version [--from V|installed] [--components a,b] [-o FILE]
   bundle verify FILE|DIR [--key key.pem | --server URL]   offline check of checksums and signature
 
@@ -116,6 +120,8 @@ async function main(argv: string[]): Promise<void> {
       break;
     case "bundle":
       return bundleCommand(sub, rest);
+    case "release":
+      return releaseCommand(argv.slice(1));
     case "token":
       if (sub === "create") return tokenCreate(rest);
       break;

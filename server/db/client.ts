@@ -13,6 +13,16 @@ import { applyPendingMigrations } from "./migrate.js";
 
 export type Db = PrismaClient;
 
+/**
+ * PGlite runs PostgreSQL inside this process, so its buffers count against the server's
+ * memory. PostgreSQL's defaults (128 MB shared_buffers) cost ~130 MiB of RSS for a
+ * single-user embedded database that needs far less. PGlite's own flags are kept.
+ */
+const PGLITE_START_PARAMS = [
+  ...PGlite.defaultStartParams,
+  ...["-c", "shared_buffers=16MB", "-c", "work_mem=4MB", "-c", "maintenance_work_mem=16MB", "-c", "temp_buffers=4MB", "-c", "wal_buffers=1MB"],
+];
+
 export interface Database {
   prisma: PrismaClient;
   kind: "postgresql" | "pglite";
@@ -40,11 +50,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     kind = "pglite";
     let pglite: PGlite;
     if (options.inMemory) {
-      pglite = new PGlite();
+      pglite = new PGlite({ startParams: PGLITE_START_PARAMS });
     } else {
       const dir = path.join(options.dataDir, "db");
       mkdirSync(dir, { recursive: true });
-      pglite = new PGlite(dir);
+      pglite = new PGlite(dir, { startParams: PGLITE_START_PARAMS });
     }
     await pglite.waitReady;
     adapterFactory = new PrismaPGlite(pglite);

@@ -19,12 +19,12 @@ import { customerRoutes } from "../customers/customers.routes.js";
 import { siteRoutes } from "../sites/sites.routes.js";
 import { catalogRoutes } from "../catalog/catalog.routes.js";
 import { releaseRoutes } from "../releases/releases.routes.js";
+import { imageRoutes } from "../images/images.routes.js";
 import { jobRoutes } from "../jobs/jobs.routes.js";
 import { gcRoutes } from "../gc/gc.routes.js";
 import { bundleRoutes } from "../bundles/bundles.routes.js";
 import { deploymentRoutes } from "../deployments/deployments.routes.js";
 import { agentApiRoutes } from "../agent-api/agent-api.routes.js";
-import { imageRoutes } from "../images/images.routes.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import { buildOpenApi } from "./openapi.js";
 import { RouteTable } from "./route.js";
@@ -82,12 +82,12 @@ export function buildApp(ctx: AppContext): BuiltApp {
   api.use(sqlRoutes(routes, ctx));
   api.use(catalogRoutes(routes, ctx.catalog));
   api.use(releaseRoutes(routes, ctx));
+  api.use(imageRoutes(routes, ctx));
   api.use(jobRoutes(routes, ctx));
   api.use(gcRoutes(routes, ctx));
   api.use(bundleRoutes(routes, ctx));
   api.use(deploymentRoutes(routes, ctx));
   api.use(agentApiRoutes(routes, ctx));
-  api.use(imageRoutes(routes, ctx));
   routes.add(api, "", {
     method: "get",
     path: "/signing-key",

@@ -3,7 +3,8 @@
  * the SSH private key another; both sealed with FERRY_SECRET_KEY and opened only inside
  * the server (bundle and deployment code), never for an API response.
  */
-import ssh2 from "ssh2";
+import { createRequire } from "node:module";
+import type ssh2Module from "ssh2";
 import { badRequest } from "../errors.js";
 import { open, seal } from "../secrets/envelope.js";
 
@@ -21,6 +22,8 @@ export function openVariables(key: Buffer, envelope: string | null): Record<stri
  * first deployment.
  */
 export function assertUsablePrivateKey(pem: string): void {
+  // ssh2 (~16 MiB loaded) is only needed when an SSH site is registered or edited.
+  const ssh2 = createRequire(import.meta.url)("ssh2") as typeof ssh2Module;
   const parsed = ssh2.utils.parseKey(pem);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) {

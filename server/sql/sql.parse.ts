@@ -5,22 +5,38 @@
  * assignments). parseStatement therefore only returns an AST whose statement type agrees
  * with the statement's leading keyword; everything else is "not read" and linted by tokens.
  */
-import postgresql from "node-sql-parser/build/postgresql.js";
-import mysql from "node-sql-parser/build/mysql.js";
-import transactsql from "node-sql-parser/build/transactsql.js";
+import { createRequire } from "node:module";
+import type postgresql from "node-sql-parser/build/postgresql.js";
 import type { SqlDialect } from "./sql.types.js";
 
 // The parser's AST is loosely typed; callers read it defensively.
 export type AstNode = Record<string, any>;
 
-const grammars: Partial<Record<SqlDialect, { Parser: typeof postgresql.Parser; database: string }>> = {
-  postgresql: { Parser: postgresql.Parser, database: "PostgresQL" },
-  mysql: { Parser: mysql.Parser, database: "MySQL" },
-  sqlserver: { Parser: transactsql.Parser, database: "TransactSQL" },
+type Grammar = { Parser: typeof postgresql.Parser; database: string };
+
+// Each grammar is several MiB of generated code: load a dialect's only when a script of
+// that dialect is first linted, so a server that never sees SQL does not carry them.
+const require = createRequire(import.meta.url);
+const grammarModules: Partial<Record<SqlDialect, { module: string; database: string }>> = {
+  postgresql: { module: "node-sql-parser/build/postgresql.js", database: "PostgresQL" },
+  mysql: { module: "node-sql-parser/build/mysql.js", database: "MySQL" },
+  sqlserver: { module: "node-sql-parser/build/transactsql.js", database: "TransactSQL" },
 };
+const loadedGrammars = new Map<SqlDialect, Grammar>();
+
+function grammarFor(dialect: SqlDialect): Grammar | undefined {
+  const spec = grammarModules[dialect];
+  if (!spec) return undefined;
+  let grammar = loadedGrammars.get(dialect);
+  if (!grammar) {
+    grammar = { Parser: (require(spec.module) as typeof postgresql).Parser, database: spec.database };
+    loadedGrammars.set(dialect, grammar);
+  }
+  return grammar;
+}
 
 export function hasParser(dialect: SqlDialect): boolean {
-  return dialect in grammars;
+  return dialect in grammarModules;
 }
 
 /** Statement types the parser may legitimately return for a leading keyword. */
@@ -44,7 +60,7 @@ const EXPECTED_TYPES: Record<string, string[]> = {
 export type ParseResult = { ok: true; ast: AstNode } | { ok: false; reason: string };
 
 export function parseStatement(text: string, dialect: SqlDialect, leadingKeyword: string): ParseResult {
-  const grammar = grammars[dialect];
+  const grammar = grammarFor(dialect);
   if (!grammar) return { ok: false, reason: `no ${dialect} grammar` };
   let result: unknown;
   try {

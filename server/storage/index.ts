@@ -9,12 +9,12 @@ import type { PrismaClient } from "../generated/prisma/client.js";
 import type { Logger } from "../logger.js";
 import { BlobStore } from "./blob-store.js";
 import { FsDriver } from "./fs.driver.js";
-import { S3Driver } from "./s3.driver.js";
 
 export { BlobStore, blobKey, type PutOptions, type PutResult, type BlobStoreOptions } from "./blob-store.js";
 export type { ByteRange, StorageDriver } from "./driver.js";
 
-export function createBlobStore(config: Config, prisma: PrismaClient, options: { logger?: Logger } = {}): BlobStore {
+/** Async because the S3 driver (and the ~25 MiB AWS SDK) is only loaded when it is used. */
+export async function createBlobStore(config: Config, prisma: PrismaClient, options: { logger?: Logger } = {}): Promise<BlobStore> {
   const logger = options.logger?.child({ domain: "storage" });
   if (config.FERRY_STORAGE === "s3") {
     const { S3_BUCKET: bucket, S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey } = config;
@@ -22,6 +22,7 @@ export function createBlobStore(config: Config, prisma: PrismaClient, options: {
     if (!bucket || !accessKeyId || !secretAccessKey) {
       throw new Error("FERRY_STORAGE=s3 needs S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY");
     }
+    const { S3Driver } = await import("./s3.driver.js");
     const driver = new S3Driver({
       bucket,
       region: config.S3_REGION,

@@ -82,3 +82,30 @@ test("client errors are one clear line and a non-zero exit", async () => {
   assert.equal(badConfig.code, 2);
   assert.match(badConfig.stderr, /^invalid configuration: PORT/m);
 });
+
+test("release create, seal and diff from the command line", { timeout: 120_000 }, async () => {
+  const ci = await server.user(["ci"]);
+  for (const version of ["7.2.4", "7.2.5"]) {
+    const file = path.join(dir, `redis-${version}-linux-x64.tar.gz`);
+    writeFileSync(file, `redis ${version}`);
+    const pushed = await ferry(["push", file, "--component", "redis", "--version", version], ci.token);
+    assert.equal(pushed.code, 0, pushed.stderr);
+  }
+  for (const [release, redis] of [["1.0.0", "7.2.4"], ["1.1.0", "7.2.5"]] as const) {
+    const created = await ferry(["release", "create", `cache@${release}`, "--component", `redis@${redis}`, "--notes", "from the CLI"], ci.token);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, new RegExp(`created draft cache ${release} \\(1 components\\)`));
+    const sealed = await ferry(["release", "seal", `cache@${release}`], ci.token);
+    assert.equal(sealed.code, 0, sealed.stderr);
+    assert.match(sealed.stdout, /sealed cache .* digest sha256:[0-9a-f]{64}/);
+  }
+  const diff = await ferry(["release", "diff", "cache@1.1.0", "--from", "1.0.0"], ci.token);
+  assert.equal(diff.code, 0, diff.stderr);
+  assert.match(diff.stdout, /~ redis 7\.2\.4 → 7\.2\.5/);
+  const again = await ferry(["release", "seal", "cache@1.1.0"], ci.token);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /immutable/);
+  const bad = await ferry(["release", "create", "cache", "--component", "redis@7.2.4"], ci.token);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /expected the release as name@version/);
+});
