@@ -12,8 +12,9 @@
  * its row (JobRunner), so retries survive a Redis restart, behave the same on both
  * transports, and a BullMQ redelivery (a stalled job) can never run a job twice.
  */
-import { Queue, Worker, type JobsOptions } from "bullmq";
-import { Redis } from "ioredis";
+import { createRequire } from "node:module";
+import type { Queue, Worker, JobsOptions } from "bullmq";
+import type { Redis } from "ioredis";
 import type { Logger } from "../logger.js";
 import type { JobRunner, RunOutcome } from "./jobs.runner.js";
 import type { JobStore } from "./jobs.store.js";
@@ -29,6 +30,12 @@ export interface BullOptions {
 
 const JOB_TYPE = /^[A-Za-z0-9._-]{1,100}$/;
 const ADD_TIMEOUT_MS = 5_000;
+
+// BullMQ and ioredis (~30 MiB loaded) are only needed with REDIS_URL: load them when this
+// transport is constructed, not whenever the job system is imported.
+const requireModule = createRequire(import.meta.url);
+const loadBullMq = () => requireModule("bullmq") as typeof import("bullmq");
+const loadIoRedis = () => requireModule("ioredis") as typeof import("ioredis");
 
 export class BullMqJobQueue implements JobQueue {
   private readonly queues = new Map<string, Queue>();
@@ -96,7 +103,7 @@ export class BullMqJobQueue implements JobQueue {
   async check(): Promise<void> {
     // Its own connection, failing fast: the queues' connections retry forever by design.
     if (!this.pinger) {
-      this.pinger = new Redis(this.options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+      this.pinger = new (loadIoRedis().Redis)(this.options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
       // Failures surface through ping(); the connection's own error events would only repeat them.
       this.pinger.on("error", () => {});
     }
@@ -106,7 +113,7 @@ export class BullMqJobQueue implements JobQueue {
   private queue(type: string): Queue {
     let queue = this.queues.get(type);
     if (!queue) {
-      queue = new Queue(type, { connection: this.connection(), prefix: this.options.prefix });
+      queue = new (loadBullMq().Queue)(type, { connection: this.connection(), prefix: this.options.prefix });
       queue.on("error", (error) => this.logger.warn({ err: error, jobType: type }, "job queue connection error"));
       this.queues.set(type, queue);
     }
@@ -142,7 +149,7 @@ export class BullMqJobQueue implements JobQueue {
   private startWorker(type: string): void {
     if (this.workers.has(type)) return;
     const registration = this.runner.registrations.get(type)!;
-    const worker = new Worker(
+    const worker = new (loadBullMq().Worker)(
       type,
       async (job) => {
         const outcome = await this.runner.run(job.id!, type);
