@@ -121,7 +121,11 @@ export class StrictTarReader {
     const prefix = cString(block, 345, 155);
     const name = this.paxPath ?? (prefix ? `${prefix}/${rawName}` : rawName);
     const label = name || `the entry after ${this.last ?? "the start"}`;
-    if (!checksumIsExact(block)) throw new TarFormatError(`tar header of ${label} is corrupt (checksum mismatch)`, name || this.last, at);
+    if (!checksumIsExact(block)) {
+      // The name itself may be what was damaged: say where the header sits, too.
+      const after = this.last ? `, the header after ${this.last}` : ", the first header";
+      throw new TarFormatError(`tar header of ${label} is corrupt (checksum mismatch${after})`, name || this.last, at);
+    }
     if (block.toString("latin1", 257, 263) !== "ustar\0" || block.toString("latin1", 263, 265) !== "00") {
       throw new TarFormatError(`tar header of ${label} is not a ustar header`, name || this.last, at);
     }

@@ -142,6 +142,11 @@ async function collectDirectory(dir: string): Promise<Collected> {
 
 function check(collected: Collected, publicKeyPem: string | undefined): VerifyReport {
   const { files, small, problems } = collected;
+  // A damaged archive was not read to its end: what is missing after the fault is a consequence, not news.
+  if (problems.length && collected.archive) {
+    const bytes = [...files.values()].reduce((sum, f) => sum + f.size, 0);
+    return { ok: false, folder: collected.folder, signature: "not checked", files: files.size, bytes, problems, manifest: null };
+  }
   let signature: VerifyReport["signature"] = "not checked";
   let manifest: any = null;
   const manifestBytes = small.get("manifest.json");
