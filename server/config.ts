@@ -15,7 +15,6 @@ const EnvSchema = z
     HOST: z.string().default("0.0.0.0"),
     FERRY_DATA_DIR: z.string().min(1).default("./data"),
     FERRY_CATALOG_DIR: z.string().min(1).default("./catalog"),
-    FERRY_PUBLIC_URL: z.url().optional(),
     DATABASE_URL: z
       .string()
       .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL")
