@@ -11,6 +11,7 @@ import { ACTIVE_STATUSES, type AgentEvent, type DeploymentStatus } from "./deplo
 export type FinalStatus = "succeeded" | "failed" | "rolled_back" | "cancelled";
 
 const STEP_DONE = new Set(["succeeded", "failed", "skipped", "rolled_back", "rollback_failed"]);
+const ROLLBACK = new Set(["rolling_back", "rolled_back", "rollback_failed"]);
 
 export class DeploymentProgress {
   constructor(
@@ -38,6 +39,18 @@ export class DeploymentProgress {
         continue;
       }
       const done = STEP_DONE.has(event.status);
+      if (ROLLBACK.has(event.status)) {
+        // A step that failed stays "failed" while the steps before it are rolled back.
+        const { count } = await this.ctx.db.deploymentStep.updateMany({
+          where: { deploymentId: id, seq: event.seq, status: { not: "failed" } },
+          data: { status: event.status, ...(event.message != null ? { message: event.message } : {}), ...(done ? { finishedAt: at } : {}) },
+        });
+        const exists = count > 0 || (await this.ctx.db.deploymentStep.count({ where: { deploymentId: id, seq: event.seq } })) > 0;
+        if (exists) {
+          logs.push({ deploymentId: id, at, stream: "step", line: stepLine(event) });
+          continue;
+        }
+      }
       await this.ctx.db.deploymentStep.upsert({
         where: { deploymentId_seq: { deploymentId: id, seq: event.seq } },
         create: {
@@ -52,7 +65,7 @@ export class DeploymentProgress {
         },
         update: { status: event.status, ...(event.message != null ? { message: event.message } : {}), ...(done ? { finishedAt: at } : {}) },
       });
-      logs.push({ deploymentId: id, at, stream: "step", line: `${event.component ? `${event.component}: ` : ""}${event.name} ${event.status}${event.message ? ` — ${event.message}` : ""}` });
+      logs.push({ deploymentId: id, at, stream: "step", line: stepLine(event) });
     }
     if (logs.length) await this.ctx.db.deploymentLog.createMany({ data: logs });
     this.logWakeups.notify(id);
@@ -117,6 +130,10 @@ export class DeploymentProgress {
     }
     return [...result].map(([name, version]) => ({ name, version }));
   }
+}
+
+function stepLine(event: { component?: string | null; name: string; status: string; message?: string | null }): string {
+  return `${event.component ? `${event.component}: ` : ""}${event.name} ${event.status}${event.message ? ` — ${event.message}` : ""}`;
 }
 
 export function isActive(status: string): status is DeploymentStatus {
