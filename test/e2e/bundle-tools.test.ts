@@ -118,7 +118,7 @@ describe("a full bundle with GNU tar, sha256sum and openssl", () => {
     // The CLI, as an operator runs it: exit 1 naming the file, 0 on the intact bundle.
     const artifact = entries.find((e) => e.name.endsWith("orders-api-1.0.0.tar.gz"))!;
     const copy = Buffer.from(original);
-    copy[(artifact.block + 1) * 512 + 1000] ^= 1;
+    copy[(artifact.block + 1) * 512 + 1000]! ^= 1;
     writeFileSync(flipped, copy);
     // Asynchronous: the server under test lives in this process and must keep answering.
     const cli = async (args: string[]) => {
