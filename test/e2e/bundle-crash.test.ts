@@ -61,7 +61,7 @@ describe("a server killed mid-build", () => {
     } as RequestInit);
     assert.equal(put.status, 201, await put.text());
     for (const [component, version, file] of [["postgresql", "16.4", "postgresql-16.4-linux-x64-binaries.tar.gz"], ["redis", "7.2.5", "redis-7.2.5-linux-x64.tar.gz"]] as const) {
-      const small = await fetch(`${ferry.url}/api/v1/artifacts/${component}/${version}/${file}`, { method: "PUT", headers: { authorization: `Bearer ${token}`, "x-artifact-kind": "binary" }, body: file });
+      const small: Response = await fetch(`${ferry.url}/api/v1/artifacts/${component}/${version}/${file}`, { method: "PUT", headers: { authorization: `Bearer ${token}`, "x-artifact-kind": "binary" }, body: file });
       assert.equal(small.status, 201);
     }
     const components = [{ name: "postgresql", version: "16.4" }, { name: "redis", version: "7.2.5" }, { name: "orders-api", version: "5.0.0" }];
