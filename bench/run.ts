@@ -8,6 +8,7 @@ import path from "node:path";
 const benches: Record<string, string> = {
   upload: "upload-download.ts",
   heartbeat: "heartbeat.ts",
+  bundle: "bundle.ts",
 };
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benches);
 let failed = 0;
