@@ -34,7 +34,11 @@ export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config
     access: "site",
     body: HeartbeatBody,
     query: HeartbeatQuery,
-    audit: { action: "agent.heartbeat", targetType: "site" },
+    audit: {
+      action: "agent.heartbeat",
+      targetType: "site",
+      skippable: "a heartbeat with no work is telemetry (version, inventory, last seen); only one that hands out a deployment is audited",
+    },
     responses: { 200: "{action:{type:'deploy', deploymentId, bundle:{id, sha256, size, url}, vars}}", 204: "nothing to do" },
     handler: async ({ body, query, actor, req }) => {
       const siteId = siteOf(actor);
@@ -43,7 +47,11 @@ export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config
       const closed = new AbortController();
       req.on("close", () => closed.abort());
       const action = await agentApi.heartbeat(siteId, body, waitMs, closed.signal);
-      return { status: action ? 200 : 204, body: action ? { action } : undefined, audit: { target: siteId, details: action ? { deployment: action.deploymentId } : undefined } };
+      return {
+        status: action ? 200 : 204,
+        body: action ? { action } : undefined,
+        audit: action ? { target: siteId, details: { deployment: action.deploymentId } } : false,
+      };
     },
   });
 
@@ -55,11 +63,15 @@ export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config
     access: "site",
     params: AgentDeploymentParams,
     body: AgentEventsBody,
-    audit: { action: "agent.deployment_events", targetType: "deployment" },
+    audit: {
+      action: "agent.deployment_events",
+      targetType: "deployment",
+      skippable: "progress (steps and log lines) of an audited deployment; the post that sets its final status is audited",
+    },
     responses: { 404: "not this site's deployment", 409: "deployment_cancelled, deployment_finished" },
     handler: async ({ params, body, actor }) => ({
       body: await agentApi.events(siteOf(actor), params.id, body, actorName(actor)),
-      audit: body.status ? { details: { status: body.status } } : undefined,
+      audit: body.status ? { details: { status: body.status } } : false,
     }),
   });
 

@@ -36,8 +36,11 @@ export interface Reply {
   status?: number;
   body?: unknown;
   headers?: Record<string, string>;
-  /** Refines the audit event the route writes. */
-  audit?: { target?: string; targetType?: string; details?: Record<string, unknown> };
+  /**
+   * Refines the audit event the route writes, or `false` to write none for this call
+   * (only allowed where the route declares `audit.skippable` with its reason).
+   */
+  audit?: { target?: string; targetType?: string; details?: Record<string, unknown> } | false;
 }
 
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
@@ -51,8 +54,12 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   query?: Q;
   /** A zod schema for a JSON body, or `"stream"` when the handler reads the raw request. */
   body?: B | "stream";
-  /** Audit action (e.g. `artifact.upload`). Required for every mutating route. */
-  audit?: { action: string; targetType: string };
+  /**
+   * Audit action (e.g. `artifact.upload`). Required for every mutating route.
+   * `skippable` names why some calls change nothing worth an audit event (an agent
+   * heartbeat with no work to hand out); their handlers return `audit: false`.
+   */
+  audit?: { action: string; targetType: string; skippable?: string };
   /** Extra middleware before validation (rate limits, multipart parsing). */
   before?: RequestHandler[];
   responses?: Record<number, string>;
@@ -153,13 +160,16 @@ export class RouteTable {
         req,
         res,
       });
-      if (spec.audit && req.actor && (!reply || (reply.status ?? 200) < 400)) {
+      if (reply?.audit === false && !spec.audit?.skippable) {
+        throw new Error(`route ${spec.method.toUpperCase()} ${prefix}${spec.path} skipped its audit event without declaring audit.skippable`);
+      }
+      if (spec.audit && req.actor && reply?.audit !== false && (!reply || (reply.status ?? 200) < 400)) {
         await this.context.audit.record({
           actor: actorName(req.actor),
           action: spec.audit.action,
-          targetType: reply?.audit?.targetType ?? spec.audit.targetType,
-          target: reply?.audit?.target ?? Object.values(req.params ?? {}).join("/"),
-          details: reply?.audit?.details,
+          targetType: reply?.audit ? (reply.audit.targetType ?? spec.audit.targetType) : spec.audit.targetType,
+          target: (reply?.audit && reply.audit.target) || Object.values(req.params ?? {}).join("/"),
+          details: reply?.audit ? reply.audit.details : undefined,
           requestId: String(req.id),
         });
       }
