@@ -7,6 +7,7 @@ import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { applyPendingMigrations } from "./migrate.js";
@@ -38,6 +39,22 @@ export interface DatabaseOptions {
   inMemory?: boolean;
 }
 
+/**
+ * Migrations on PostgreSQL run on their own one-connection pool that is closed afterwards.
+ * The schema engine takes a session-level advisory lock (pg_advisory_lock) and relies on its
+ * connection closing to release it; through the shared 20-connection pool that connection
+ * stayed idle in the pool still holding the lock, so every other process starting at the
+ * same time (two servers, workers) timed out after 10 s (P1002) waiting for it.
+ */
+async function migratePostgres(databaseUrl: string): Promise<string[]> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: 5_000 });
+  try {
+    return await applyPendingMigrations(new PrismaPg(pool));
+  } finally {
+    await pool.end();
+  }
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   let adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   let closeDriver: () => Promise<void>;
@@ -50,7 +67,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     kind = "pglite";
     let pglite: PGlite;
     if (options.inMemory) {
-      pglite = new PGlite({ startParams: PGLITE_START_PARAMS });
+      // Scratch databases (db:diff, tests) are short-lived: PGlite's defaults, which also
+      // reserve their memory up front instead of growing it later.
+      pglite = new PGlite();
     } else {
       const dir = path.join(options.dataDir, "db");
       mkdirSync(dir, { recursive: true });
@@ -65,7 +84,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     prisma,
     kind,
     adapterFactory,
-    migrate: () => applyPendingMigrations(adapterFactory),
+    migrate: () => (options.databaseUrl ? migratePostgres(options.databaseUrl) : applyPendingMigrations(adapterFactory)),
     async close() {
       await prisma.$disconnect();
       await closeDriver();
