@@ -105,13 +105,19 @@ for (const transport of ["in-process", "bullmq"] as const) {
       const type = uniqueType("idem");
       let runs = 0;
       let fail = true;
+      // The first run must not fail before the second concurrent enqueue has arrived:
+      // a failed job is (rightly) reset by a later enqueue of its id.
+      let bothEnqueued!: () => void;
+      const enqueued = new Promise<void>((resolve) => (bothEnqueued = resolve));
       queue.register(type, async () => {
+        await enqueued;
         runs++;
         if (fail) throw new Error("first time fails");
       }, { maxAttempts: 1 });
       await queue.startWorking();
       const jobId = `bundle-${randomBytes(4).toString("hex")}`;
       const [a, b] = await Promise.all([queue.enqueue(type, { v: 1 }, { jobId }), queue.enqueue(type, { v: 2 }, { jobId })]);
+      bothEnqueued();
       assert.equal(a, jobId);
       assert.equal(b, jobId);
       await waitFor("failure", async () => (await job(jobId))?.status === "failed");
