@@ -11,6 +11,7 @@
  * from the bundle row, so the same request always gives byte-identical bytes. The format
  * (tar or tar.gz) and part size are not part of it: they only change the wrapping.
  */
+import type { BundleManifest as AgentBundleManifest } from "../../agent/manifest.js";
 import { sign, type KeyObject } from "node:crypto";
 import { canonicalJson } from "../util/canonical-json.js";
 import { bytesFile, sha256Hex, sqlPath, type BundleFile, type BundleLayout } from "./bundles.layout.js";
@@ -24,9 +25,14 @@ export function bundleContentId(plan: Pick<BundlePlan, "site" | "release" | "bas
   );
 }
 
+/**
+ * The agent reads what this writes; readableByAgent makes the compiler hold the two sides
+ * of the ferry-bundle/v1 format together (the agent cannot import server code, so the
+ * reader's type in agent/manifest.ts is the one definition).
+ */
 export function buildManifest(plan: BundlePlan, folder: string, { files, images }: BundleLayout) {
   const inLayout = new Set(images.map((i) => `${i.component}/${i.version}/${i.filename}`));
-  return {
+  return readableByAgent({
     format: BUNDLE_FORMAT,
     id: bundleContentId(plan),
     folder,
@@ -52,7 +58,12 @@ export function buildManifest(plan: BundlePlan, folder: string, { files, images 
     // One OCI image layout under images/ (each blob once): `skopeo copy oci:images:<name>:<tag> …`.
     images: images.map((i) => ({ ...i, ref: `${i.name}:${i.tag}` })),
     expects: plan.expects,
-  };
+  });
+}
+
+/** Identity at run time; at compile time, proof that the agent can read the manifest (extra fields it ignores are fine). */
+function readableByAgent<T extends AgentBundleManifest>(manifest: T): T {
+  return manifest;
 }
 
 export type BundleManifest = ReturnType<typeof buildManifest>;
