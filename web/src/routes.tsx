@@ -14,6 +14,10 @@ import { BundleBuilderPage } from "./pages/bundles/BundleBuilderPage";
 import { BundlePage } from "./pages/bundles/BundlePage";
 import { BUNDLE_BUILDERS, BundlesPage } from "./pages/bundles/BundlesPage";
 import { DashboardPage } from "./pages/DashboardPage";
+import { DeploymentPage } from "./pages/deployments/DeploymentPage";
+import { DeploymentsPage } from "./pages/deployments/DeploymentsPage";
+import { StartDeploymentPage } from "./pages/deployments/StartDeploymentPage";
+import { DEPLOYERS } from "./pages/deployments/types";
 import { CatalogComponentPage, CatalogPage } from "./pages/CatalogPage";
 import { CustomerPage } from "./pages/CustomerPage";
 import { CustomersPage } from "./pages/CustomersPage";
@@ -59,6 +63,10 @@ export const PAGE_ROUTES: PageRoute[] = [
   // Before /bundles/:id, which would otherwise take "new" for an id.
   { path: "/bundles/new", section: "/bundles", roles: BUNDLE_BUILDERS, render: () => <BundleBuilderPage /> },
   { path: "/bundles/:id", section: "/bundles", roles: "authenticated", render: (p) => <BundlePage id={p.id!} /> },
+  { path: "/deployments", navLabel: "Deployments", section: "/deployments", roles: "authenticated", render: () => <DeploymentsPage /> },
+  // Before /deployments/:id, which would otherwise take "new" for an id.
+  { path: "/deployments/new", section: "/deployments", roles: DEPLOYERS, render: () => <StartDeploymentPage /> },
+  { path: "/deployments/:id", section: "/deployments", roles: "authenticated", render: (p) => <DeploymentPage id={p.id!} /> },
   { path: "/catalog", navLabel: "Catalog", section: "/catalog", roles: "authenticated", render: () => <CatalogPage /> },
   { path: "/catalog/:name", section: "/catalog", roles: "authenticated", render: (p) => <CatalogComponentPage name={p.name!} /> },
   { path: "/tokens", navLabel: "API tokens", section: "/tokens", roles: "authenticated", render: () => <TokensPage /> },

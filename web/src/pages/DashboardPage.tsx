@@ -1,6 +1,7 @@
 /**
  * What needs attention: sites and how far each is behind the newest sealed release of
- * its product, SQL scripts waiting for review, bundles being built. Composed from the
+ * its product, SQL scripts waiting for review, bundles being built, deployments running
+ * or failed. Composed from the
  * list APIs (first pages only; the counts say so when there is more).
  */
 import { api } from "../api/client";
@@ -14,6 +15,7 @@ import type { Site } from "./SitePage";
 import { AgentStatus } from "./SitePage";
 import type { SqlScript } from "./SqlQueuePage";
 import type { Bundle } from "./bundles/BundlePage";
+import { DeploymentsPanel } from "./deployments/DeploymentsPanel";
 
 interface Overview {
   sites: Page<Site>;
@@ -76,6 +78,7 @@ export function DashboardPage() {
             ))}
           </ul>
         </section>
+        <DeploymentsPanel />
       </div>
       <section className="card flush" aria-labelledby="sites-heading" aria-busy={overview.loading}>
         <h2 id="sites-heading" style={{ padding: "16px 16px 0" }}>

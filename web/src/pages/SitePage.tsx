@@ -8,6 +8,7 @@ import { useResource } from "../components/useResource";
 import { useToast } from "../components/toasts";
 import { SITE_WRITERS, parseVariables } from "./CustomersPage";
 import { releaseHref } from "./ReleasesPage";
+import { DEPLOYERS } from "./deployments/types";
 
 export interface Site {
   id: string;
@@ -104,7 +105,22 @@ export function SitePage({ id }: { id: string }) {
       <p>
         <Link to={`/customers/${encodeURIComponent(s.customer)}`}>← {s.customer}</Link>
       </p>
-      <PageHeader title={`${s.customer} / ${s.name}`} description={`${s.environment} · ${s.platform} · ${s.connectivity}`} />
+      <PageHeader
+        title={`${s.customer} / ${s.name}`}
+        description={`${s.environment} · ${s.platform} · ${s.connectivity}`}
+        actions={
+          <>
+            <Link to={`/deployments?site=${encodeURIComponent(s.id)}`} className="btn">
+              Deployments
+            </Link>
+            {s.connectivity !== "offline" && hasRole(me, DEPLOYERS) && (
+              <Link to={`/deployments/new?site=${encodeURIComponent(s.id)}`} className="btn primary">
+                Start deployment
+              </Link>
+            )}
+          </>
+        }
+      />
       <ErrorAlert error={error} />
       <div className="grid-2">
         <section className="card" aria-labelledby="state-heading">

@@ -1,0 +1,131 @@
+/**
+ * The operator's path in a real browser: start a deployment from a site's page, then watch
+ * its steps, live log and final status while the site's agent (driven here through the
+ * agent HTTP API with the site token, as ferry-agent would) reports progress. The release
+ * is published through the API as CI and a delivery lead would.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { bundleWorld } from "../../support/bundles.js";
+import { startTestServer, type TestServer, type TestUser } from "../../support/server.js";
+import { createSite, publishHello, writeHelloCatalog, type CreatedSite } from "../../../server/deployments/deployments.fixtures.js";
+import { assertAccessible, browserAvailable, ensureWebBuilt, launchBrowser, newPage, screenshot, signIn } from "./browser.js";
+
+describe("web console deployments", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "ferry-web-deployments-"));
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  let operator: TestUser;
+  let site: CreatedSite;
+
+  before(async () => {
+    assert.ok(browserAvailable(), "Chromium is missing: apt-get install -y chromium");
+    ensureWebBuilt();
+    server = await startTestServer({ env: { FERRY_CATALOG_DIR: writeHelloCatalog(dir), FERRY_AGENT_RECHECK_MS: "100" } });
+    const world = await bundleWorld(server);
+    operator = await server.user(["operator"], "otto-operator");
+    await publishHello(world, "1.0.0");
+    site = await createSite(server, operator, "acme", { name: "plant-1", connectivity: "agent", variables: { INSTALL_ROOT: "/srv" }, secretVariables: { HELLO_TOKEN: "s3cret" } });
+    browser = await launchBrowser();
+    page = await newPage(browser, server.url);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const agentEvents = async (id: string, body: Record<string, unknown>) => {
+    const posted = await server.call("POST", `/api/v1/agent/deployments/${id}/events`, { token: site.agentToken, body });
+    assert.equal(posted.status, 200, posted.text);
+  };
+
+  test("the operator starts a deployment on a site and follows its steps and log to the end", async () => {
+    await signIn(page, operator.username, operator.password);
+    await page.goto(`/sites/${site.id}`);
+    await page.getByRole("link", { name: "Start deployment" }).click();
+    await page.getByRole("heading", { name: "Deploy to acme / plant-1" }).waitFor();
+    await page.getByLabel("Sealed release").selectOption("hello-suite@1.0.0");
+    await assertAccessible(page, "start deployment");
+    await page.getByRole("button", { name: "Start deployment" }).click();
+
+    // The site runs nothing yet, so the server derives an install.
+    await page.getByRole("heading", { name: "Install hello-suite 1.0.0", level: 1 }).waitFor();
+    const id = new URL(page.url()).pathname.split("/").pop()!;
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    const log = page.getByTestId("deployment-log");
+    await log.getByText("Waiting for the first log line…").waitFor();
+
+    // The agent checks in and receives the deploy action once the bundle is ready.
+    const polled = await server.call("POST", "/api/v1/agent/heartbeat?wait=60", { token: site.agentToken, body: { agentVersion: "0.1.0-test", inventory: {} } });
+    assert.equal(polled.status, 200, polled.text);
+    assert.equal(polled.body.action.deploymentId, id);
+
+    await agentEvents(id, {
+      status: "running",
+      events: [
+        { type: "step", seq: 1, component: "hello", name: "unpack hello", status: "running" },
+        { type: "log", stream: "stdout", line: "unpacking 2 files" },
+      ],
+    });
+    await log.getByText("unpacking 2 files").waitFor();
+    const steps = page.getByTestId("deployment-steps");
+    await steps.getByText("unpack hello").waitFor();
+    await page.getByTestId("deployment-status").getByText("running").waitFor();
+    assert.ok(await page.getByRole("button", { name: "Cancel deployment" }).isVisible(), "an operator may cancel a running deployment");
+
+    await agentEvents(id, {
+      events: [
+        { type: "step", seq: 1, component: "hello", name: "unpack hello", status: "succeeded" },
+        { type: "step", seq: 2, component: "hello", name: "say hello", status: "running" },
+        { type: "log", stream: "stderr", line: "a warning" },
+      ],
+    });
+    await log.getByText("a warning").waitFor();
+    await steps.getByText("say hello").waitFor();
+    assert.match((await steps.locator("li").first().textContent()) ?? "", /unpack hello.*succeeded/);
+
+    await agentEvents(id, {
+      status: "succeeded",
+      events: [
+        { type: "log", stream: "stdout", line: "1.0.0 installed" },
+        { type: "step", seq: 2, component: "hello", name: "say hello", status: "succeeded" },
+      ],
+    });
+    await log.getByText("1.0.0 installed").waitFor();
+    await page.getByTestId("deployment-status").getByText("succeeded").waitFor();
+    await page.getByText(/^Log complete/).waitFor();
+    const lines = await log.locator(".log-line").allTextContents();
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^\S+\s?(AM|PM)?/, "").trim()),
+      // The server also logs each step transition and the final status.
+      ["hello: unpack hello running", "unpacking 2 files", "hello: unpack hello succeeded", "hello: say hello running", "a warning", "1.0.0 installed", "hello: say hello succeeded", "deployment succeeded"],
+      "each line once, in order",
+    );
+    assert.match((await steps.textContent()) ?? "", /say hello.*succeeded/);
+    assert.equal(await page.getByRole("button", { name: "Cancel deployment" }).count(), 0, "a finished deployment cannot be cancelled");
+    await assertAccessible(page, "deployment page");
+    await screenshot(page, "deployment");
+
+    await page.getByRole("link", { name: "← Deployments" }).click();
+    const row = page.getByRole("row", { name: /hello-suite 1\.0\.0/ });
+    await row.waitFor();
+    assert.match((await row.textContent()) ?? "", /acme \/ plant-1.*install.*succeeded/);
+    await page.getByLabel("Status").selectOption("failed");
+    await page.getByText("No deployments match.").waitFor();
+    await page.getByLabel("Status").selectOption("succeeded");
+    await row.waitFor();
+    await assertAccessible(page, "deployments list");
+    await screenshot(page, "deployments");
+
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboard", exact: true }).click();
+    await page.getByRole("heading", { name: "Deployments running or failed" }).waitFor();
+    await page.getByText("No deployment is running and none failed recently.").waitFor();
+  });
+});
