@@ -40,12 +40,26 @@ function fromPrisma(error: { code?: string; meta?: { target?: unknown; modelName
   return null;
 }
 
+/**
+ * Prisma 7 over a driver adapter reports a lost PostgreSQL connection (the server restarted,
+ * or terminated the backend: SQLSTATE 57P01) as a generic known-request error (e.g. P2039)
+ * carrying the driver's error in meta.driverAdapterError; without this it became a 500.
+ */
+function fromDriverAdapter(error: { meta?: { driverAdapterError?: { cause?: { kind?: string; code?: string; originalCode?: string } } } }): WireError | null {
+  const cause = error.meta?.driverAdapterError?.cause;
+  if (!cause) return null;
+  const sqlState = cause.originalCode ?? cause.code ?? "";
+  const lost = /^(57P0[1-3]|08)/.test(sqlState) || ["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"].includes(cause.kind ?? "");
+  return lost ? { status: 503, code: "database_unavailable", message: "the database is unavailable; try again" } : null;
+}
+
 function fromConnection(error: { code?: string; name?: string; message?: string }): WireError | null {
   const codes = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P03", "08006", "08001"];
   if (error.code && codes.includes(error.code)) {
     return { status: 503, code: "service_unavailable", message: "a backing service is unavailable; try again" };
   }
-  if (typeof error.message === "string" && /Connection terminated|connect ECONNREFUSED|DatabaseNotReachable/i.test(error.message)) {
+  // pg's own messages for a connection that died mid-transaction (the adapter passes them through as plain Errors).
+  if (typeof error.message === "string" && /Connection terminated|connect ECONNREFUSED|DatabaseNotReachable|connection error and is not queryable|terminating connection due to/i.test(error.message)) {
     return { status: 503, code: "database_unavailable", message: "the database is unavailable; try again" };
   }
   return null;
@@ -57,7 +71,7 @@ export function toWireError(error: unknown): WireError | null {
   }
   if (error && typeof error === "object") {
     return (
-      fromBodyParser(error as never) ?? fromPrisma(error as never) ?? fromConnection(error as never) ?? fromConnection((error as { cause?: never }).cause ?? {})
+      fromBodyParser(error as never) ?? fromDriverAdapter(error as never) ?? fromPrisma(error as never) ?? fromConnection(error as never) ?? fromConnection((error as { cause?: never }).cause ?? {})
     );
   }
   return null;
