@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { formatReport, verifyBundle } from "./verify.js";
 import { applyCommand, statusCommandLine } from "./cli.js";
+import { runCommand } from "./run-cli.js";
 
 const USAGE = `usage: ferry-agent <command>
 
@@ -17,6 +18,11 @@ const USAGE = `usage: ferry-agent <command>
         [--dry-run] [--force] [--report FILE] [--allow-unsigned]
       verifies, then installs or upgrades the site; JSON lines on stdout; exits 0 when
       the apply succeeded (or the dry run planned), 1 otherwise (rolled back, drift, …)
+
+  run --server URL --token T --workdir DIR [--vars FILE] [--key key.pem] [--once] [--wait SECONDS]
+      the online agent: long-polls the server with the site token, downloads each deployment's
+      bundle (resuming), applies it and streams its steps; --once handles one deployment and
+      exits 0 when it succeeded; SIGTERM stops (an apply in progress is rolled back)
 
   status --workdir DIR [--json]
       the installed release, components and files, and any interrupted apply`;
@@ -43,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return applyCommand(rest, USAGE);
     case "status":
       return statusCommandLine(rest, USAGE);
+    case "run":
+      return runCommand(rest, USAGE);
     case undefined:
     case "help":
     case "--help":

@@ -1,0 +1,291 @@
+/**
+ * `ferry-agent run --server URL --token T --workdir DIR [--vars FILE] [--key PEM] [--once]`:
+ * the online agent. Loop: long-poll heartbeat (version and inventory) → deploy action →
+ * download with resume and verification → apply in-process (the same `applyBundle` as
+ * `apply`) while streaming step events and log lines every ~500 ms → a final post with the
+ * status and the apply report → heartbeat again. Network errors back off 1 s … 30 s.
+ * No heartbeat is sent while applying: a heartbeat hands the running deployment out again.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { applyBundle } from "./apply.js";
+import { downloadBundle, DownloadRejected, type BundleRef } from "./download.js";
+import { AGENT_VERSION, inventoryOf, type ApplyReport } from "./report.js";
+import { WorkDir } from "./state.js";
+import { readVarsFile, type VarsFile } from "./vars.js";
+
+export interface RunOptions {
+  server: string;
+  token: string;
+  workdir: string;
+  varsFile?: string;
+  keyFile?: string;
+  /** Handle one deploy action, then return (polls until one comes). */
+  once?: boolean;
+  /** Seconds each heartbeat may be held by the server. */
+  waitSeconds?: number;
+  signal: AbortSignal;
+  say?: (message: string) => void;
+}
+
+interface DeployAction {
+  type: "deploy";
+  deploymentId: string;
+  kind: string;
+  release: { product: string; version: string };
+  bundle: BundleRef;
+  vars: VarsFile;
+}
+
+type AgentEvent =
+  | { type: "step"; seq: number; component: string | null; name: string; status: string; message: string | null; at: string }
+  | { type: "log"; stream: "stdout" | "stderr" | "agent"; line: string; at: string };
+
+const MAX_LINE = 16_000;
+const FLUSH_MS = 500;
+const ROLLBACK_STATUS: Record<string, string> = { started: "rolling_back", rolled_back: "rolled_back", failed: "rollback_failed", rollback_failed: "rollback_failed" };
+
+/** The server refused the token or the request for good; retrying will not help. */
+class Fatal extends Error {}
+/** The server cancelled the deployment (409 deployment_cancelled / deployment_finished). */
+class Cancelled extends Error {}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+
+export class OnlineAgent {
+  private backoffMs = 0;
+  private readonly say: (message: string) => void;
+
+  constructor(private readonly opts: RunOptions) {
+    this.say = opts.say ?? ((message) => process.stderr.write(`ferry-agent: ${message}\n`));
+  }
+
+  /** Returns the exit code: 0 stopped cleanly (or, with --once, the deployment succeeded). */
+  async run(): Promise<number> {
+    const { signal } = this.opts;
+    while (!signal.aborted) {
+      try {
+        const action = await this.heartbeat();
+        this.backoffMs = 0;
+        if (!action) continue;
+        const result = await this.deploy(action);
+        if (this.opts.once) return result === "succeeded" ? 0 : 1;
+      } catch (error) {
+        if (signal.aborted) break;
+        if (error instanceof Fatal) {
+          this.say((error as Error).message);
+          return 1;
+        }
+        await this.backoff(error as Error);
+      }
+    }
+    this.say("stopped");
+    return 0;
+  }
+
+  private async backoff(error: Error): Promise<void> {
+    this.backoffMs = Math.min(30_000, Math.max(1_000, this.backoffMs * 2));
+    this.say(`${error.message}; retrying in ${this.backoffMs / 1000}s`);
+    await sleep(this.backoffMs, this.opts.signal);
+  }
+
+  private async request(method: string, route: string, body: unknown, signal = this.opts.signal): Promise<Response> {
+    const response = await fetch(new URL(route, this.opts.server), {
+      method,
+      headers: { authorization: `Bearer ${this.opts.token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal,
+    });
+    if (response.status === 401 || response.status === 403) throw new Fatal(`the server refused the site token (${response.status}): ${await response.text()}`);
+    return response;
+  }
+
+  private async heartbeat(): Promise<DeployAction | null> {
+    const inventory = inventoryOf(await new WorkDir(this.opts.workdir).readState());
+    const wait = this.opts.waitSeconds ?? 30;
+    const response = await this.request("POST", `/api/v1/agent/heartbeat?wait=${wait}`, { agentVersion: AGENT_VERSION, inventory });
+    if (response.status === 204) return null;
+    const text = await response.text();
+    if (!response.ok) {
+      if (response.status >= 400 && response.status < 500) throw new Fatal(`heartbeat answered ${response.status}: ${text}`);
+      throw new Error(`heartbeat answered ${response.status}: ${text.slice(0, 500)}`);
+    }
+    const { action } = JSON.parse(text) as { action: DeployAction };
+    if (action?.type !== "deploy") throw new Error(`unknown action ${JSON.stringify(action).slice(0, 200)}`);
+    return action;
+  }
+
+  private async deploy(action: DeployAction): Promise<string> {
+    const events = new EventStream(this, action.deploymentId);
+    this.say(`deployment ${action.deploymentId}: ${action.kind} ${action.release.product} ${action.release.version}`);
+    let bundleFile: string;
+    for (;;) {
+      try {
+        bundleFile = await downloadBundle(this.opts.server, this.opts.token, this.opts.workdir, action.bundle, this.opts.signal, (line) => {
+          this.say(line);
+          events.log("agent", line);
+        });
+        break;
+      } catch (error) {
+        if (this.opts.signal.aborted) throw error;
+        if (error instanceof DownloadRejected) {
+          await events.finish("failed", (error as Error).message, undefined);
+          return "failed";
+        }
+        await this.backoff(error as Error);
+      }
+    }
+    const controller = new AbortController();
+    const stop = () => controller.abort(new Error("the agent was asked to stop"));
+    this.opts.signal.addEventListener("abort", stop, { once: true });
+    events.onCancel = () => controller.abort(new Error("the server cancelled the deployment"));
+    const varsFile = await this.writeVars(action);
+    let report: ApplyReport;
+    try {
+      await events.post({ events: [], status: "running" });
+      events.start();
+      report = await applyBundle({
+        bundle: bundleFile,
+        workdir: this.opts.workdir,
+        varsFile,
+        keyFile: this.opts.keyFile,
+        signal: controller.signal,
+        out: (line) => {
+          process.stdout.write(line);
+          events.line(line);
+        },
+      });
+    } finally {
+      this.opts.signal.removeEventListener("abort", stop);
+      await rm(varsFile, { force: true });
+    }
+    const status = report.result === "succeeded" || report.result === "rolled_back" ? report.result : "failed";
+    const error = status === "succeeded" ? undefined : (report.error?.message ?? `apply ended ${report.result}`);
+    await events.finish(status, error, report.bundle ? report : undefined);
+    this.say(`deployment ${action.deploymentId} ${status}`);
+    return status;
+  }
+
+  /** The site's variables for this deployment (secrets included), readable by us only, removed after the apply. */
+  private async writeVars(action: DeployAction): Promise<string> {
+    const local = await readVarsFile(this.opts.varsFile);
+    const merged: VarsFile = {
+      vars: { ...local.vars, ...action.vars.vars },
+      components: { ...local.components, ...action.vars.components },
+      site: { ...local.site, ...action.vars.site },
+    };
+    const dir = path.join(this.opts.workdir, "run");
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, `${randomUUID()}.vars.json`);
+    await writeFile(file, JSON.stringify(merged), { mode: 0o600 });
+    return file;
+  }
+
+  /** Posts to the deployment's events route; 409 means it was cancelled or finished elsewhere. */
+  async postEvents(deploymentId: string, body: unknown): Promise<void> {
+    const response = await this.request("POST", `/api/v1/agent/deployments/${deploymentId}/events`, body, AbortSignal.timeout(30_000));
+    if (response.status === 409) throw new Cancelled(await response.text());
+    if (!response.ok) throw new Error(`events answered ${response.status}: ${(await response.text()).slice(0, 500)}`);
+  }
+
+  retryDelay(error: Error): Promise<void> {
+    return this.backoff(error);
+  }
+
+  sayLine(message: string): void {
+    this.say(message);
+  }
+}
+
+/** Buffers step events and log lines and posts them in order, one request at a time, every ~500 ms. */
+class EventStream {
+  private pending: AgentEvent[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: Promise<void> = Promise.resolve();
+  private cancelled = false;
+  onCancel: () => void = () => undefined;
+
+  constructor(
+    private readonly agent: OnlineAgent,
+    private readonly deploymentId: string,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), FLUSH_MS);
+  }
+
+  log(stream: "stdout" | "stderr" | "agent", line: string): void {
+    this.pending.push({ type: "log", stream, line: line.slice(0, MAX_LINE), at: new Date().toISOString() });
+  }
+
+  /** One JSON line from the apply log: a log line always, and a step transition when it is one. */
+  line(raw: string): void {
+    const text = raw.trimEnd();
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return this.log("agent", text);
+    }
+    const at = typeof event.ts === "string" ? event.ts : new Date().toISOString();
+    if (event.event === "output" && (event.stream === "stdout" || event.stream === "stderr")) return this.log(event.stream, String(event.line ?? ""));
+    this.log("agent", text);
+    const status = event.event === "step" ? String(event.status) : event.event === "rollback" ? ROLLBACK_STATUS[String(event.status)] : undefined;
+    if (status && typeof event.seq === "number" && typeof event.step === "string") {
+      const message = typeof event.error === "string" ? event.error.slice(0, 4_000) : null;
+      this.pending.push({ type: "step", seq: event.seq, component: typeof event.component === "string" ? event.component : null, name: event.step.slice(0, 300), status, message, at });
+    }
+  }
+
+  post(body: unknown): Promise<void> {
+    return this.agent.postEvents(this.deploymentId, body);
+  }
+
+  private flush(): Promise<void> {
+    this.inFlight = this.inFlight.then(async () => {
+      if (this.cancelled || !this.pending.length) return;
+      const batch = this.pending.splice(0, 5_000);
+      try {
+        await this.post({ events: batch });
+      } catch (error) {
+        if (error instanceof Cancelled) {
+          this.cancelled = true;
+          this.agent.sayLine(`the server stopped the deployment: ${error.message}`);
+          return this.onCancel();
+        }
+        // Keep the batch for the next tick; progress is not lost to a dropped connection.
+        this.pending.unshift(...batch);
+      }
+    });
+    return this.inFlight;
+  }
+
+  /** Stops the ticker and posts what is left with the final status, retrying network errors. */
+  async finish(status: string, error: string | undefined, report: ApplyReport | undefined): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.inFlight;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const events = this.pending.slice(0, 5_000);
+        const last = events.length === this.pending.length;
+        await this.post(last ? { events, status, error: error?.slice(0, 4_000), report } : { events });
+        this.pending.splice(0, events.length);
+        if (last) return;
+      } catch (err) {
+        if (err instanceof Cancelled) return this.agent.sayLine(`final status not recorded: ${err.message}`);
+        if (attempt >= 8) throw err;
+        await this.agent.retryDelay(err as Error);
+      }
+    }
+  }
+}
