@@ -216,13 +216,15 @@ for (const transport of ["in-process", "bullmq"] as const) {
       freshPrefix();
       const type = uniqueType("long");
       let runs = 0;
+      // The job outlives its lease several times over; only heartbeats keep it. The lease is
+      // long enough that a loaded CI machine's slow heartbeat write does not lose it.
       const handler = async (_payload: unknown, ctx: JobContext) => {
         runs++;
-        await sleep(1_200);
+        await sleep(4_000);
         ctx.signal.throwIfAborted();
       };
-      const a = makeQueue({ processId: "long-a", leaseMs: 300 });
-      const b = makeQueue({ processId: "long-b", leaseMs: 300 });
+      const a = makeQueue({ processId: "long-a", leaseMs: 1_500 });
+      const b = makeQueue({ processId: "long-b", leaseMs: 1_500 });
       a.register(type, handler);
       b.register(type, handler);
       await Promise.all([a.startWorking(), b.startWorking()]);
