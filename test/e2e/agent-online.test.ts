@@ -2,7 +2,8 @@
  * The online agent end to end: the real server in this process, the real bundle builder,
  * and `ferry-agent run --once` as a child process polling with the site token, downloading
  * the bundle, applying it and streaming its steps. Install A on a fresh work directory;
- * then upgrade to B from a half-downloaded bundle that the agent resumes with Range.
+ * then upgrade to B from a half-downloaded bundle that the agent resumes with Range; a
+ * failing C is rolled back and reported so; SIGTERM stops an idle agent cleanly.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -26,10 +27,10 @@ let siteId: string;
 let agentToken: string;
 
 before(async () => {
-  server = await startTestServer({ env: { FERRY_CATALOG_DIR: writeHelloCatalog(dir), FERRY_AGENT_RECHECK_MS: "200" } });
+  server = await startTestServer({ env: { FERRY_CATALOG_DIR: writeHelloCatalog(dir, { failingVersion: "1.2.0" }), FERRY_AGENT_RECHECK_MS: "200" } });
   world = await bundleWorld(server);
   operator = await server.user(["operator"]);
-  for (const version of ["1.0.0", "1.1.0"]) await publishHello(world, version);
+  for (const version of ["1.0.0", "1.1.0", "1.2.0"]) await publishHello(world, version);
   const site = await createSite(server, operator, "acme", {
     name: "online-plant",
     connectivity: "agent",
@@ -106,7 +107,7 @@ describe("ferry-agent run (online mode)", () => {
 
     const site = await installed();
     assert.equal(site.installed?.version ?? site.installedVersion, "1.0.0", JSON.stringify(site));
-    assert.equal(site.agentVersion ?? site.agent?.version, "0.1.0", JSON.stringify(site));
+    assert.equal(site.agent.version, "0.1.0", JSON.stringify(site));
   });
 
   it("resumes a half-downloaded bundle with Range and upgrades to B", async () => {
@@ -133,6 +134,40 @@ describe("ferry-agent run (online mode)", () => {
     assert.ok(existsSync(path.join(workdir, "downloads", `${bundle.sha256}.tar`)));
     assert.equal(readFileSync(path.join(installRoot, "hello/releases/1.1.0/VERSION"), "utf8"), "1.1.0\n");
     assert.equal((await installed()).installed?.version ?? (await installed()).installedVersion, "1.1.0");
+  });
+
+  it("a step failing in C is rolled back, reported rolled_back, and the site stays on B", async () => {
+    const deployment = await createDeployment("1.2.0");
+    const agent = await runAgent();
+    const done = await finished(deployment.id, "rolled_back", agent);
+    assert.equal(agent.code, 1, "--once exits 1 when the deployment did not succeed");
+    assert.match(done.error ?? "", /smoke test|rolled/i);
+    assert.ok(done.steps.some((s: any) => s.name === "smoke test" && s.status === "failed"), JSON.stringify(done.steps));
+    assert.ok(done.steps.some((s: any) => s.status === "rolled_back"), JSON.stringify(done.steps));
+    assert.equal(JSON.parse(readFileSync(path.join(workdir, "state.json"), "utf8")).release.version, "1.1.0");
+    const site = await installed();
+    assert.equal(site.installed?.version ?? site.installedVersion, "1.1.0");
+  });
+
+  it("SIGTERM stops an idle agent in the middle of a long poll", async () => {
+    const args = ["--import", "tsx", path.join(root, "agent/main.ts"), "run", "--server", server.url, "--token", agentToken, "--workdir", workdir, "--key", keyFile, "--wait", "60"];
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    // Wait until the heartbeat reached the server (the site's last-seen time moves), then stop it.
+    const before = (await installed()).agent.lastSeenAt;
+    for (const deadline = Date.now() + 30_000; ; ) {
+      const site = await installed();
+      if (site.agent.lastSeenAt !== before) break;
+      assert.ok(Date.now() < deadline, `no heartbeat: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const stoppedAt = Date.now();
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, stderr);
+    assert.ok(Date.now() - stoppedAt < 5_000, "it does not wait for the long poll to end");
+    assert.match(stderr, /stopped/);
   });
 
   it("a wrong token stops the agent with exit 1 instead of retrying forever", async () => {
