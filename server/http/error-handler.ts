@@ -53,6 +53,14 @@ function fromDriverAdapter(error: { meta?: { driverAdapterError?: { cause?: { ki
   return lost ? { status: 503, code: "database_unavailable", message: "the database is unavailable; try again" } : null;
 }
 
+/** The disk (blob directory, temp space) or the user's quota is full: 507, not a 500 (SPEC §8: a clear error). */
+function fromDisk(error: { code?: string }): WireError | null {
+  if (error.code === "ENOSPC" || error.code === "EDQUOT") {
+    return { status: 507, code: "insufficient_storage", message: "the server has no storage space left for this request" };
+  }
+  return null;
+}
+
 function fromConnection(error: { code?: string; name?: string; message?: string }): WireError | null {
   const codes = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P03", "08006", "08001"];
   if (error.code && codes.includes(error.code)) {
@@ -71,7 +79,7 @@ export function toWireError(error: unknown): WireError | null {
   }
   if (error && typeof error === "object") {
     return (
-      fromBodyParser(error as never) ?? fromDriverAdapter(error as never) ?? fromPrisma(error as never) ?? fromConnection(error as never) ?? fromConnection((error as { cause?: never }).cause ?? {})
+      fromBodyParser(error as never) ?? fromDriverAdapter(error as never) ?? fromPrisma(error as never) ?? fromDisk(error as never) ?? fromDisk((error as { cause?: never }).cause ?? {}) ?? fromConnection(error as never) ?? fromConnection((error as { cause?: never }).cause ?? {})
     );
   }
   return null;
