@@ -3,10 +3,13 @@
  * and `ferry-agent run --once` as a child process polling with the site token, downloading
  * the bundle, applying it and streaming its steps. Install A on a fresh work directory;
  * then upgrade to B from a half-downloaded bundle that the agent resumes with Range; a
- * failing C is rolled back and reported so; SIGTERM stops an idle agent cleanly.
+ * failing C is rolled back and reported so; a connection cut mid-download is resumed by the
+ * same run; SIGTERM stops an idle agent cleanly.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -30,7 +33,7 @@ before(async () => {
   server = await startTestServer({ env: { FERRY_CATALOG_DIR: writeHelloCatalog(dir, { failingVersion: "1.2.0" }), FERRY_AGENT_RECHECK_MS: "200" } });
   world = await bundleWorld(server);
   operator = await server.user(["operator"]);
-  for (const version of ["1.0.0", "1.1.0", "1.2.0"]) await publishHello(world, version);
+  for (const version of ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]) await publishHello(world, version);
   const site = await createSite(server, operator, "acme", {
     name: "online-plant",
     connectivity: "agent",
@@ -48,8 +51,8 @@ after(async () => {
 });
 
 /** Runs `ferry-agent run --once` asynchronously (the server lives in this process). */
-function runAgent(timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const args = ["--import", "tsx", path.join(root, "agent/main.ts"), "run", "--server", server.url, "--token", agentToken, "--workdir", workdir, "--key", keyFile, "--once", "--wait", "5"];
+function runAgent(timeoutMs = 120_000, serverUrl?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const args = ["--import", "tsx", path.join(root, "agent/main.ts"), "run", "--server", serverUrl ?? server.url, "--token", agentToken, "--workdir", workdir, "--key", keyFile, "--once", "--wait", "5"];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -147,6 +150,50 @@ describe("ferry-agent run (online mode)", () => {
     assert.equal(JSON.parse(readFileSync(path.join(workdir, "state.json"), "utf8")).release.version, "1.1.0");
     const site = await installed();
     assert.equal(site.installed?.version ?? site.installedVersion, "1.1.0");
+  });
+
+  it("a connection cut in the middle of the download is resumed with Range by the same run", async () => {
+    // A pass-through proxy in front of the server that drops the first bundle download halfway.
+    const seen: Array<{ range: string | undefined; status: number }> = [];
+    let cut = false;
+    const proxy = http.createServer((req, res) => {
+      const upstream = http.request(new URL(req.url!, server.url), { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        const download = /\/agent\/bundles\/[^/]+\/download/.test(req.url!);
+        if (download) seen.push({ range: req.headers.range, status: answer.statusCode! });
+        if (!download || cut) return void answer.pipe(res);
+        cut = true;
+        const half = Math.floor(Number(answer.headers["content-length"]) / 2);
+        let sent = 0;
+        answer.on("data", (chunk: Buffer) => {
+          if (sent >= half) return;
+          res.write(chunk.subarray(0, half - sent));
+          sent += Math.min(chunk.length, half - sent);
+          if (sent >= half) {
+            answer.destroy();
+            setTimeout(() => res.destroy(), 50);
+          }
+        });
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const deployment = await createDeployment("1.3.0");
+      const agent = await runAgent(120_000, `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
+      await finished(deployment.id, "succeeded", agent);
+      assert.equal(seen.length, 2, JSON.stringify(seen));
+      assert.deepEqual(seen[0], { range: undefined, status: 200 });
+      assert.match(seen[1]!.range ?? "", /^bytes=[1-9]\d*-$/);
+      assert.equal(seen[1]!.status, 206);
+      assert.match(agent.stderr, /retrying in 1s/);
+      assert.match(agent.stderr, /sha256 verified/);
+      assert.equal(readFileSync(path.join(installRoot, "hello/releases/1.3.0/VERSION"), "utf8"), "1.3.0\n");
+      assert.equal((await installed()).installed.version, "1.3.0");
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it("SIGTERM stops an idle agent in the middle of a long poll", async () => {
