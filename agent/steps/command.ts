@@ -53,13 +53,15 @@ export async function runCommand(command: string, options: CommandOptions): Prom
       });
     });
   });
-  if (child.pid !== undefined) await options.onStart?.({ pid: child.pid, startTime: processStartTime(child.pid) });
+  // Read output before anything is awaited: a quick command can exit while onStart writes
+  // the journal, and the post-exit grace timer would then destroy unread pipes.
   createInterface({ input: child.stdout }).on("line", (line) => options.output("stdout", line));
   createInterface({ input: child.stderr }).on("line", (line) => {
     stderrTail.push(line);
     if (stderrTail.length > 5) stderrTail.shift();
     options.output("stderr", line);
   });
+  if (child.pid !== undefined) await options.onStart?.({ pid: child.pid, startTime: processStartTime(child.pid) });
 
   let timedOut = false;
   let escalation: NodeJS.Timeout | undefined;

@@ -107,6 +107,9 @@ describe("ferry-agent run (online mode)", () => {
     const logs = (await readEvents(`${server.url}/api/v1/deployments/${done.id}/logs`, operator.token)).filter((e) => e.event === "log").map((e) => e.data);
     assert.ok(logs.some((l) => l.stream === "agent" && /"event":"verify","status":"succeeded"/.test(l.line)), JSON.stringify(logs));
     assert.ok(!JSON.stringify(logs).includes("tok-online-secret"), "secret values never reach the logs");
+    // The `run` step's own output reaches the server, stdout and stderr apart.
+    assert.ok(logs.some((l) => l.stream === "stdout" && l.line === "1.0.0 installed"), JSON.stringify(logs));
+    assert.ok(logs.some((l) => l.stream === "stderr" && l.line === "a warning"), JSON.stringify(logs));
 
     const site = await installed();
     assert.equal(site.installed?.version ?? site.installedVersion, "1.0.0", JSON.stringify(site));
