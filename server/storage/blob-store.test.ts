@@ -484,12 +484,13 @@ for (const harness of [fsHarness(), s3Harness()]) {
       await at.store.delete(gone.sha256);
     });
 
-    test("a 64 MiB upload streams through with flat memory", async () => {
+    test("a 192 MiB upload streams through with flat memory", async () => {
       // S3 uploads hold (queueSize + 1) parts in memory whatever the file size: 40-50 MiB with
-      // the defaults (4 × 8 MiB), too close to 64 MiB to tell from holding the file. With
-      // 2 × 5 MiB parts the same code must stay near 20 MiB; holding the file would need 56+.
+      // the defaults (4 × 8 MiB). With 2 × 5 MiB parts the same code stays near 20 MiB.
       const { store } = await harness.location({ partSize: 5 * MiB, queueSize: 2 });
-      const size = 64 * MiB;
+      // Large enough that holding the file (176+ MiB by the last sample) stands far apart
+      // from a one-time step such as the embedded database growing its WASM memory (~46 MiB).
+      const size = 192 * MiB;
       const STEP = 16 * MiB;
       const expected = createHash("sha256");
       // Live buffer memory, measured every 16 MiB while the producer waits. V8 frees buffers
@@ -557,8 +558,8 @@ for (const harness of [fsHarness(), s3Harness()]) {
       assert.equal(readBack.digest("hex"), result.sha256);
       endPhase();
       const [writeGrowth, readGrowth] = phaseGrowth as [number, number];
-      assert.ok(writeGrowth < 32 * MiB, `buffer memory grew by ${(writeGrowth / MiB).toFixed(1)} MiB while writing`);
-      assert.ok(readGrowth < 32 * MiB, `buffer memory grew by ${(readGrowth / MiB).toFixed(1)} MiB while reading`);
+      assert.ok(writeGrowth < 64 * MiB, `buffer memory grew by ${(writeGrowth / MiB).toFixed(1)} MiB while writing`);
+      assert.ok(readGrowth < 64 * MiB, `buffer memory grew by ${(readGrowth / MiB).toFixed(1)} MiB while reading`);
     });
 
     test("check() passes on working storage", async () => {
