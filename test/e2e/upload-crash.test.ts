@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pg from "pg";
+import { createScratchDatabase } from "../support/postgres.js";
 import { startFerryProcess, type FerryProcess } from "../support/process.js";
 import { createBucket } from "../support/s3.js";
 
@@ -27,24 +27,12 @@ async function profiles(): Promise<Array<{ name: string; env: () => Promise<Reco
     list.push({
       name: "postgresql+s3",
       env: async () => {
-        const base = process.env.FERRY_TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
-        const name = `ferry_crash_${randomBytes(4).toString("hex")}`;
-        const client = new pg.Client({ connectionString: base });
-        await client.connect();
-        await client.query(`CREATE DATABASE ${name}`);
-        await client.end();
-        cleanups.push(async () => {
-          const c = new pg.Client({ connectionString: base });
-          await c.connect();
-          await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-          await c.end();
-        });
+        const database = await createScratchDatabase("ferry_crash");
+        cleanups.push(database.drop);
         const bucket = `crash-${randomBytes(4).toString("hex")}`;
         await createBucket(s3, bucket);
-        const url = new URL(base);
-        url.pathname = `/${name}`;
         return {
-          DATABASE_URL: url.toString(),
+          DATABASE_URL: database.url,
           FERRY_STORAGE: "s3",
           S3_ENDPOINT: s3,
           S3_BUCKET: bucket,

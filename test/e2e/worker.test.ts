@@ -14,30 +14,13 @@ import path from "node:path";
 import pg from "pg";
 import { Redis } from "ioredis";
 import { startFerryProcess, type FerryProcess } from "../support/process.js";
+import { freshDatabase } from "../support/cluster.js";
 
-const BASE_DB = process.env.FERRY_TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
 const REDIS_URL = process.env.FERRY_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
-
-async function freshDatabase(): Promise<string> {
-  const name = `ferry_worker_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: BASE_DB });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const client = new pg.Client({ connectionString: BASE_DB });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.end();
-  });
-  const url = new URL(BASE_DB);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -60,7 +43,7 @@ describe("ferry worker process", () => {
       if (keys.length) await redis.del(...keys);
       redis.disconnect();
     });
-    const env = { DATABASE_URL: await freshDatabase(), FERRY_DATA_DIR: dataDir, REDIS_URL, FERRY_QUEUE_PREFIX: prefix };
+    const env = { DATABASE_URL: (await freshDatabase(cleanups, "ferry_worker")).url, FERRY_DATA_DIR: dataDir, REDIS_URL, FERRY_QUEUE_PREFIX: prefix };
     const server = await startFerryProcess({ ...env, FERRY_EMBEDDED_WORKER: "false" });
     cleanups.push(() => server.stop());
     const db = new pg.Client({ connectionString: env.DATABASE_URL });

@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { randomBytes } from "node:crypto";
+import { createScratchDatabase } from "./postgres.js";
 import { folderOf, releaseRef, tarGz, type FixtureBundle, type FixtureComponent, type FixtureScript } from "./bundle-fixture.js";
 
 const SERVER_JS = `import http from "node:http";
@@ -122,21 +122,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const ADMIN_URL = process.env.FERRY_TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
-
 /** A fresh PostgreSQL database standing in for the customer's. */
 export async function customerDatabase(): Promise<{ url: string; query(sql: string): Promise<any[]>; drop(): Promise<void> }> {
-  const name = `ferry_site_${randomBytes(5).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
+  const database = await createScratchDatabase("ferry_site");
   return {
-    url: url.toString(),
+    url: database.url,
     async query(sql) {
-      const client = new pg.Client({ connectionString: url.toString() });
+      const client = new pg.Client({ connectionString: database.url });
       await client.connect();
       try {
         return (await client.query(sql)).rows;
@@ -144,12 +136,7 @@ export async function customerDatabase(): Promise<{ url: string; query(sql: stri
         await client.end();
       }
     },
-    async drop() {
-      const client = new pg.Client({ connectionString: ADMIN_URL });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
+    drop: database.drop,
   };
 }
 

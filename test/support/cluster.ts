@@ -5,31 +5,20 @@
  * works against it).
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import pg from "pg";
 import { Redis } from "ioredis";
 import type { ApiResponse, TestServer, TestUser } from "./server.js";
 import { TEST_ADMIN_PASSWORD } from "./process.js";
+import { createScratchDatabase, TEST_DATABASE_URL } from "./postgres.js";
 
-export const BASE_DB = process.env.FERRY_TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
+export const BASE_DB = TEST_DATABASE_URL;
 export const REDIS_URL = process.env.FERRY_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 export type Cleanups = Array<() => Promise<unknown> | unknown>;
 
 export async function freshDatabase(cleanups: Cleanups, prefix = "ferry_e2e"): Promise<{ url: string; name: string }> {
-  const name = `${prefix}_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: BASE_DB });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const client = new pg.Client({ connectionString: BASE_DB });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.end();
-  });
-  const url = new URL(BASE_DB);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), name };
+  const database = await createScratchDatabase(prefix);
+  cleanups.push(database.drop);
+  return { url: database.url, name: database.name };
 }
 
 /** A BullMQ prefix no other run uses; its keys are deleted at clean-up. */

@@ -11,12 +11,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { loadConfig } from "../../server/config.js";
 import { createLogger } from "../../server/logger.js";
 import { startServer, type RunningServer } from "../../server/server.js";
 import type { Role } from "../../server/auth/actor.js";
 import { createBucket, startS3 } from "./s3.js";
+import { createScratchDatabase } from "./postgres.js";
 
 export const testProfile = (process.env.FERRY_TEST_PROFILE ?? "embedded") as "embedded" | "production";
 const ADMIN_PASSWORD = "admin-password-for-tests";
@@ -43,26 +43,6 @@ export interface ApiResponse {
   text: string;
 }
 
-async function freshPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = process.env.FERRY_TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
-  const name = `ferry_t_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: base });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
-
 export async function startTestServer(options: { env?: Record<string, string> } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "ferry-test-"));
   const cleanups: Array<() => Promise<void>> = [async () => rmSync(dataDir, { recursive: true, force: true })];
@@ -75,7 +55,7 @@ export async function startTestServer(options: { env?: Record<string, string> } 
     FERRY_LOGIN_RATE_LIMIT: "1000",
   };
   if (testProfile === "production") {
-    const database = await freshPostgresDatabase();
+    const database = await createScratchDatabase("ferry_t");
     cleanups.push(database.drop);
     const s3 = await startS3();
     cleanups.push(s3.close);
