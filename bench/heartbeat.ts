@@ -3,15 +3,19 @@
  * inserted directly, tokens stored hashed as the server does), a Ferry server in its own
  * process, and a client driving real HTTP heartbeats on loopback with bounded
  * concurrency for a fixed duration. `?wait=0` makes each heartbeat non-blocking (no long
- * poll), so the number measured is the server's work per heartbeat: token lookup, the
- * site update, the work lookup and the audit event the route table writes.
+ * poll), so the number measured is the server's work per heartbeat: the HTTP stack, the
+ * site-token lookup, recording the check-in and looking for work. The same client first
+ * drives a bare node:http server (the baseline). Besides throughput and latency it reports
+ * the CPU time the server process and PostgreSQL's backends spent per heartbeat, which
+ * varies far less than throughput on a shared machine.
  *
  * Env: BENCH_SITES (10000), BENCH_SECONDS (20), BENCH_CONCURRENCY (64),
- * FERRY_TEST_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/test).
+ * FERRY_TEST_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/test), BENCH_SERVER_NODE_ARGS
+ * (extra Node.js flags for the server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Agent, request } from "node:http";
@@ -25,7 +29,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const root = path.resolve(import.meta.dirname, "..");
 const baseUrl = process.env.FERRY_TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
 
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+async function freshDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = `ferry_bench_${randomBytes(4).toString("hex")}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
@@ -34,6 +38,7 @@ async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> 
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
   return {
+    name,
     url: url.toString(),
     async drop() {
       const client = new pg.Client({ connectionString: baseUrl });
@@ -44,9 +49,10 @@ async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> 
   };
 }
 
-async function startFerry(databaseUrl: string, dataDir: string): Promise<{ port: number; stop(): Promise<void> }> {
+async function startFerry(databaseUrl: string, dataDir: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "server/cli/main.ts"), "server"], {
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(root, "server/cli/main.ts"), "server"], {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: databaseUrl, FERRY_DATA_DIR: dataDir, FERRY_ADMIN_PASSWORD: "bench-password", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn", FERRY_CATALOG_DIR: path.join(root, "catalog") },
     stdio: ["ignore", "pipe", "inherit"],
@@ -65,6 +71,7 @@ async function startFerry(databaseUrl: string, dataDir: string): Promise<{ port:
   }
   return {
     port,
+    pid: child.pid!,
     stop: async () => {
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
@@ -101,6 +108,49 @@ async function registerSites(databaseUrl: string): Promise<string[]> {
   return tokens;
 }
 
+const CLOCK_TICKS_PER_S = 100;
+
+/** CPU time (user + system) a process has used so far, in ms; 0 when it is gone. */
+function processCpuMs(pid: number): number {
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU used by the processes that do the work, which says more than throughput on a shared
+ * machine: the Ferry server, and the PostgreSQL backends serving the bench database.
+ */
+function cpuMeter(serverPid: number, databaseName: string | null) {
+  const backends = async (): Promise<number[]> => {
+    if (!databaseName) return [];
+    const client = new pg.Client({ connectionString: baseUrl });
+    await client.connect();
+    const { rows } = await client.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, [databaseName]);
+    await client.end();
+    return rows.map((row) => row.pid);
+  };
+  const sample = async () => {
+    const pids = await backends();
+    return { server: processCpuMs(serverPid), postgres: new Map(pids.map((pid) => [pid, processCpuMs(pid)])) };
+  };
+  return {
+    async start() {
+      const before = await sample();
+      return async () => {
+        const after = await sample();
+        let postgres = 0;
+        for (const [pid, ms] of after.postgres) postgres += ms - (before.postgres.get(pid) ?? 0);
+        return { server: after.server - before.server, postgres };
+      };
+    },
+  };
+}
+
 function heartbeat(agent: Agent, port: number, token: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -115,6 +165,95 @@ function heartbeat(agent: Agent, port: number, token: string, body: string): Pro
   });
 }
 
+/**
+ * The baseline: a bare node:http server in its own process that reads and parses the same
+ * JSON body and answers 204, driven by the same client. It bounds what any Node.js HTTP
+ * server can do on this machine with this client; Ferry's number is read against it.
+ */
+const BASELINE_SERVER = `
+const server = require("node:http").createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (chunk) => chunks.push(chunk));
+  req.on("end", () => { JSON.parse(Buffer.concat(chunks).toString("utf8")); res.statusCode = 204; res.end(); });
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
+`;
+
+async function startBaseline(): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["-e", BASELINE_SERVER], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+    child.once("exit", (code) => reject(new Error(`baseline server exited with ${code}`)));
+  });
+  return {
+    port,
+    pid: child.pid!,
+    stop: async () => {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+interface Run {
+  heartbeats: number;
+  latencies: number[];
+  statuses: Map<number, number>;
+  serverCpuMs: number;
+  postgresCpuMs: number;
+  clientCpuMs: number;
+}
+
+/** CONCURRENCY clients sending heartbeats, round robin over the tokens, for SECONDS. */
+async function drive(port: number, serverPid: number, tokens: string[], databaseName: string | null): Promise<Run> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const body = JSON.stringify({ agentVersion: "0.1.0", inventory: { components: [{ name: "orders-api", version: "2.4.0" }], host: { os: "linux", cpus: 8 } } });
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  let next = 0;
+  const stopMeter = await cpuMeter(serverPid, databaseName).start();
+  const clientCpu = process.cpuUsage();
+  const until = Date.now() + SECONDS * 1000;
+  const worker = async () => {
+    while (Date.now() < until) {
+      const token = tokens[next++ % tokens.length]!;
+      const started = process.hrtime.bigint();
+      const status = await heartbeat(agent, port, token, body);
+      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const cpu = await stopMeter();
+  const client = process.cpuUsage(clientCpu);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { heartbeats: latencies.length, latencies, statuses, serverCpuMs: cpu.server, postgresCpuMs: cpu.postgres, clientCpuMs: (client.user + client.system) / 1000 };
+}
+
+function row(what: string, run: Run): Record<string, string | number> {
+  const pct = (p: number) => run.latencies[Math.min(run.latencies.length - 1, Math.floor((p / 100) * run.latencies.length))]!.toFixed(1);
+  const per = (ms: number) => (ms / run.heartbeats).toFixed(2);
+  return {
+    what,
+    sites: SITES,
+    concurrency: CONCURRENCY,
+    seconds: SECONDS,
+    heartbeats: run.heartbeats,
+    "heartbeats/s": (run.heartbeats / SECONDS).toFixed(0),
+    "p50 ms": pct(50),
+    "p99 ms": pct(99),
+    "max ms": run.latencies.at(-1)!.toFixed(1),
+    "server CPU ms/hb": per(run.serverCpuMs),
+    "postgres CPU ms/hb": per(run.postgresCpuMs),
+    "client CPU ms/hb": per(run.clientCpuMs),
+    statuses: [...run.statuses].map(([s, n]) => `${s}×${n}`).join(" "),
+  };
+}
+
 async function main(): Promise<void> {
   const database = await freshDatabase();
   const dataDir = mkdtempSync(path.join(tmpdir(), "ferry-bench-hb-"));
@@ -122,39 +261,13 @@ async function main(): Promise<void> {
   try {
     ferry = await startFerry(database.url, dataDir);
     const tokens = await registerSites(database.url);
-    const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-    const body = JSON.stringify({ agentVersion: "0.1.0", inventory: { components: [{ name: "orders-api", version: "2.4.0" }], host: { os: "linux", cpus: 8 } } });
-    const latencies: number[] = [];
-    const statuses = new Map<number, number>();
-    let next = 0;
-    const until = Date.now() + SECONDS * 1000;
-    const worker = async () => {
-      while (Date.now() < until) {
-        const token = tokens[next++ % tokens.length]!;
-        const started = process.hrtime.bigint();
-        const status = await heartbeat(agent, ferry!.port, token, body);
-        latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-        statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    agent.destroy();
-    latencies.sort((a, b) => a - b);
-    const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!.toFixed(1);
-    printTable([
-      {
-        sites: SITES,
-        concurrency: CONCURRENCY,
-        seconds: SECONDS,
-        heartbeats: latencies.length,
-        "heartbeats/s": (latencies.length / SECONDS).toFixed(0),
-        "p50 ms": pct(50),
-        "p99 ms": pct(99),
-        "max ms": latencies.at(-1)!.toFixed(1),
-        statuses: [...statuses].map(([s, n]) => `${s}×${n}`).join(" "),
-      },
-    ]);
-    if (!statuses.has(204) || statuses.size !== 1) process.exitCode = 1;
+    const baselineServer = await startBaseline();
+    const baseline = await drive(baselineServer.port, baselineServer.pid, tokens, null).finally(() => baselineServer.stop());
+    const run = await drive(ferry.port, ferry.pid, tokens, database.name);
+    printTable([row("Ferry heartbeat (PostgreSQL)", run), row("baseline: bare node:http, parse body, 204", baseline)]);
+    console.log(`heartbeats/s: ${(run.heartbeats / SECONDS).toFixed(0)} (target >= 2000)`);
+    console.log(`ratio ferry/baseline heartbeats/s: ${(run.heartbeats / baseline.heartbeats).toFixed(2)}`);
+    if (!run.statuses.has(204) || run.statuses.size !== 1) process.exitCode = 1;
   } finally {
     await ferry?.stop();
     await database.drop();

@@ -9,6 +9,7 @@ const benches: Record<string, string> = {
   upload: "upload-download.ts",
   heartbeat: "heartbeat.ts",
   bundle: "bundle.ts",
+  list: "list.ts",
 };
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benches);
 let failed = 0;

@@ -3,12 +3,12 @@ import { z } from "zod";
 import { actorName } from "../auth/actor.js";
 import type { AppContext } from "../context.js";
 import { badRequest, notFound, payloadTooLarge, validationFailed } from "../errors.js";
-import type { RouteTable } from "../http/route.js";
+import { checkInputText, type RouteTable } from "../http/route.js";
 import { sendBlob } from "../http/send-blob.js";
 import { presentArtifact } from "./artifacts.presenter.js";
 import { ArtifactKind, ArtifactListQuery, ArtifactParams, BlobParams, ComponentName, UploadHeaders, Version, defaultKind } from "./artifacts.schema.js";
 import { ArtifactsService, type UploadRequest } from "./artifacts.service.js";
-import { multipartUpload, type StoredPart } from "./multipart.js";
+import { discardParts, multipartUpload, type StoredPart } from "./multipart.js";
 
 const WRITERS = ["ci", "admin"] as const;
 
@@ -29,6 +29,28 @@ const MultipartFields = z.strictObject({
   sqlDialect: z.string().max(20).optional(),
   sqlType: z.string().max(20).optional(),
 });
+
+/** The upload requests of a multipart body whose files are stored; throws 400 for bad fields or names. */
+function multipartItems(body: unknown, files: Array<Express.Multer.File & StoredPart>, uploadedBy: string) {
+  checkInputText(body ?? {}, "fields");
+  const fields = MultipartFields.safeParse(body ?? {});
+  if (!fields.success) throw validationFailed(`invalid form fields: ${fields.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+  if (!files.length) throw badRequest("no_files", "send at least one `file` part");
+  return files.map((file) => {
+    const filename = ArtifactParams.shape.filename.safeParse(file.originalname);
+    if (!filename.success) throw validationFailed(`invalid filename ${JSON.stringify(file.originalname)}: ${filename.error.issues[0]?.message}`);
+    const request: UploadRequest = {
+      component: fields.data.component,
+      version: fields.data.version,
+      filename: filename.data,
+      kind: fields.data.kind ?? defaultKind(filename.data),
+      uploadedBy,
+      contentType: file.mimetype,
+      sql: { database: fields.data.sqlDatabase, dialect: fields.data.sqlDialect, type: fields.data.sqlType },
+    };
+    return { request, blob: { sha256: file.sha256, size: BigInt(file.size), created: file.created } };
+  });
+}
 
 export function artifactRoutes(routes: RouteTable, ctx: AppContext): Router {
   const router = Router();
@@ -54,6 +76,7 @@ export function artifactRoutes(routes: RouteTable, ctx: AppContext): Router {
         uploadedBy: actorName(actor),
         contentType: req.headers["content-type"],
         expectedSha256: headers["x-checksum-sha256"],
+        declaredBytes: Number.isSafeInteger(declaredLength) ? declaredLength : undefined,
         sql: { database: headers["x-sql-database"], dialect: headers["x-sql-dialect"], type: headers["x-sql-type"], orderVersion: headers["x-sql-order"] },
       };
       let result;
@@ -83,32 +106,24 @@ export function artifactRoutes(routes: RouteTable, ctx: AppContext): Router {
     summary: "Upload artifacts as multipart/form-data (fields component, version, kind before one or more `file` parts)",
     access: WRITERS,
     body: "stream",
-    before: [multipartUpload(ctx.blobs, ctx.config.FERRY_MAX_UPLOAD_BYTES)],
+    before: [multipartUpload(ctx, ctx.config.FERRY_MAX_UPLOAD_BYTES, MultipartFields)],
     audit: { action: "artifact.upload", targetType: "artifact" },
     handler: async ({ actor, req }) => {
-      const fields = MultipartFields.safeParse(req.body ?? {});
-      if (!fields.success) throw validationFailed(`invalid form fields: ${fields.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
       const files = (req.files ?? []) as Array<Express.Multer.File & StoredPart>;
-      if (!files.length) throw badRequest("no_files", "send at least one `file` part");
-      const items = files.map((file) => {
-        const filename = ArtifactParams.shape.filename.safeParse(file.originalname);
-        if (!filename.success) throw validationFailed(`invalid filename ${JSON.stringify(file.originalname)}: ${filename.error.issues[0]?.message}`);
-        const request: UploadRequest = {
-          component: fields.data.component,
-          version: fields.data.version,
-          filename: filename.data,
-          kind: fields.data.kind ?? defaultKind(filename.data),
-          uploadedBy: actorName(actor),
-          contentType: file.mimetype,
-          sql: { database: fields.data.sqlDatabase, dialect: fields.data.sqlDialect, type: fields.data.sqlType },
-        };
-        return { request, blob: { sha256: file.sha256, size: BigInt(file.size) } };
-      });
+      let items: ReturnType<typeof multipartItems>;
+      try {
+        items = multipartItems(req.body, files, actorName(actor));
+      } catch (error) {
+        // The files are stored by now (the fields and each name were checked before it);
+        // a field sent after them can still be bad, and then they go again.
+        await discardParts(ctx, files);
+        throw error;
+      }
       const results = await service.recordMany(items);
       return {
         status: results.some((r) => r.created) ? 201 : 200,
         body: { items: results.map((r) => ({ ...presentArtifact(r.artifact), created: r.created })) },
-        audit: { target: `${fields.data.component}/${fields.data.version}`, details: { files: results.map((r) => r.artifact.filename) } },
+        audit: { target: `${items[0]!.request.component}/${items[0]!.request.version}`, details: { files: results.map((r) => r.artifact.filename) } },
       };
     },
   });

@@ -1,7 +1,9 @@
 /**
  * Artifact rules: coordinates are immutable (the same content again is a no-op, other
  * content is refused), the blob is stored and verified before any row exists, and SQL
- * scripts get their review record in the same transaction as their artifact.
+ * scripts get their review record in the same transaction as their artifact. An upload
+ * refused after its bytes were stored (a bad image, a conflict) removes the blobs it
+ * created: bad input leaves nothing behind (SPEC §8).
  */
 import type { Readable } from "node:stream";
 import type { Db } from "../db/client.js";
@@ -9,7 +11,8 @@ import { conflict, notFound } from "../errors.js";
 import type { Artifact, SqlScript } from "../generated/prisma/client.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { SqlService } from "../sql/sql.service.js";
-import type { ImagesService, ParsedImage } from "../images/images.service.js";
+import type { ImagesService } from "../images/images.service.js";
+import { discardUnreferenced } from "../gc/gc.service.js";
 import { parseSqlUploadMeta, type SqlUploadMeta } from "../sql/sql.upload.js";
 import type { ArtifactKind } from "./artifacts.schema.js";
 import { ArtifactsRepo, type Coordinates } from "./artifacts.repo.js";
@@ -19,6 +22,8 @@ export interface UploadRequest extends Coordinates {
   uploadedBy: string;
   contentType?: string;
   expectedSha256?: string;
+  /** The body's Content-Length, when announced; only a hint for how to hash it. */
+  declaredBytes?: number;
   sql?: { database?: string; dialect?: string; type?: string; orderVersion?: string };
 }
 
@@ -28,7 +33,8 @@ export interface UploadResult {
   created: boolean;
 }
 
-type StoredBlob = { sha256: string; size: bigint };
+/** `created`: this request stored the blob (it is removed again if the upload is refused). */
+type StoredBlob = { sha256: string; size: bigint; created?: boolean };
 
 export class ArtifactsService {
   readonly repo: ArtifactsRepo;
@@ -64,7 +70,7 @@ export class ArtifactsService {
       body.resume();
       return existing;
     }
-    const blob = await this.blobs.put(body, { expectedSha256: request.expectedSha256, maxBytes: this.maxUploadBytes, signal });
+    const blob = await this.blobs.put(body, { expectedSha256: request.expectedSha256, maxBytes: this.maxUploadBytes, expectedBytes: request.declaredBytes, signal });
     return this.record({ request, blob, sqlMeta });
   }
 
@@ -77,9 +83,30 @@ export class ArtifactsService {
     return this.record({ request, blob: { sha256: request.expectedSha256, size: blob.size }, sqlMeta });
   }
 
-  /** Records several already-stored blobs (a multipart upload) in one transaction: all or nothing. */
+  /**
+   * Records several already-stored blobs (a multipart upload) in one transaction: all or
+   * nothing. When it fails, the blobs it was given with `created` and the image parts it
+   * stored are removed (unless something references them by now).
+   */
   async recordMany(items: Array<{ request: UploadRequest; blob: StoredBlob; sqlMeta?: SqlUploadMeta }>): Promise<UploadResult[]> {
-    const prepared: Array<{ request: UploadRequest; blob: StoredBlob; sqlMeta?: SqlUploadMeta; findings?: Awaited<ReturnType<SqlService["lint"]>>; image?: ParsedImage; existing: Awaited<ReturnType<ArtifactsRepo["find"]>> }> = [];
+    const created = new Set(items.flatMap((item) => (item.blob.created ? [item.blob.sha256] : [])));
+    try {
+      return await this.recordAll(items, created);
+    } catch (error) {
+      await discardUnreferenced({ db: this.db, blobs: this.blobs }, created);
+      throw error;
+    }
+  }
+
+  private async recordAll(items: Array<{ request: UploadRequest; blob: StoredBlob; sqlMeta?: SqlUploadMeta }>, created: Set<string>): Promise<UploadResult[]> {
+    const prepared: Array<{
+      request: UploadRequest;
+      blob: StoredBlob;
+      sqlMeta?: SqlUploadMeta;
+      findings?: Awaited<ReturnType<SqlService["lint"]>>;
+      image?: Awaited<ReturnType<ImagesService["parse"]>>;
+      existing: Awaited<ReturnType<ArtifactsRepo["find"]>>;
+    }> = [];
     for (const { request, blob, ...known } of items) {
       const sqlMeta = known.sqlMeta ?? (request.kind === "sql" ? parseSqlUploadMeta(request.filename, request.sql ?? {}) : undefined);
       const existing = await this.repo.find(request);
@@ -87,6 +114,7 @@ export class ArtifactsService {
       const findings = sqlMeta ? await this.sql.lint(blob.sha256, sqlMeta.dialect) : undefined;
       // Stores the image's layers, config and manifest as blobs; a bad archive fails here, before any row.
       const image = request.kind === "image" && !existing ? await this.images.parse(blob.sha256, request.filename) : undefined;
+      for (const sha256 of image?.created ?? []) created.add(sha256);
       prepared.push({ request, blob, sqlMeta, findings, image, existing });
     }
     const results = await this.db.$transaction(async (tx) => {

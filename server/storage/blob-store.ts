@@ -27,6 +27,8 @@ export interface PutOptions {
   expectedSha256?: string;
   /** More bytes than this fail with 413 `payload_too_large` and keep nothing. */
   maxBytes?: number;
+  /** The size the caller announced (e.g. Content-Length), if any: small content is hashed inline. */
+  expectedBytes?: number;
   signal?: AbortSignal;
 }
 
@@ -75,7 +77,7 @@ export class BlobStore {
       throw new Error(`maxBytes must be a non-negative integer, got ${maxBytes}`);
     }
     signal?.throwIfAborted();
-    const meter = new DigestMeter({ expectedSha256: expected, maxBytes });
+    const meter = new DigestMeter({ expectedSha256: expected, maxBytes, expectedBytes: options.expectedBytes });
     const detach = feed(input, meter);
     try {
       if (expected === undefined) return await this.putStaged(meter, signal);

@@ -3,9 +3,9 @@
  * size limit and the declared checksum) and one on the way out (prove the bytes read back
  * are the bytes stored).
  */
-import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { badRequest, payloadTooLarge, type AppError } from "../errors.js";
+import { createSha256, type StreamingSha256 } from "./sha256-offload.js";
 
 /**
  * Hashes and counts bytes as they pass. It fails in `_flush`, i.e. before signalling the end
@@ -13,14 +13,16 @@ import { badRequest, payloadTooLarge, type AppError } from "../errors.js";
  * publishes on a clean end (every storage driver) therefore never publishes wrong content.
  */
 export class DigestMeter extends Transform {
-  private readonly hash = createHash("sha256");
+  private readonly hash: StreamingSha256;
   private bytes = 0;
   private digest: string | undefined;
   /** The error this stream raised itself, as opposed to one that reached it from elsewhere. */
   failure: AppError | undefined;
 
-  constructor(private readonly limits: { expectedSha256?: string; maxBytes?: number }) {
+  /** `expectedBytes`: the announced size (Content-Length), when there is one; it only picks how to hash. */
+  constructor(private readonly limits: { expectedSha256?: string; maxBytes?: number; expectedBytes?: number }) {
     super();
+    this.hash = createSha256(limits.expectedBytes);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -30,12 +32,19 @@ export class DigestMeter extends Transform {
       callback(this.fail(payloadTooLarge(`content is larger than the limit of ${maxBytes} bytes`)));
       return;
     }
-    this.hash.update(chunk);
-    callback(null, chunk);
+    passAfter(this.hash.update(chunk), chunk, callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    const actual = this.hash.digest("hex");
+    this.hash.digest().then((actual) => this.settle(actual, callback), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    this.hash.release();
+    callback(error);
+  }
+
+  private settle(actual: string, callback: TransformCallback): void {
     const expected = this.limits.expectedSha256;
     if (expected !== undefined && actual !== expected) {
       callback(
@@ -72,13 +81,13 @@ export interface ExpectedContent {
  * never receives the complete length of corrupt content: it gets an error instead.
  */
 export class VerifyingStream extends Transform {
-  private readonly hash: Hash | undefined;
+  private readonly hash: StreamingSha256 | undefined;
   private bytes = 0;
   private held: Buffer | undefined;
 
   constructor(private readonly expected: ExpectedContent) {
     super();
-    this.hash = expected.sha256 === undefined ? undefined : createHash("sha256");
+    this.hash = expected.sha256 === undefined ? undefined : createSha256(expected.size);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -87,18 +96,30 @@ export class VerifyingStream extends Transform {
       callback(this.expected.mismatch({ size: this.bytes }));
       return;
     }
-    this.hash?.update(chunk);
     const previous = this.held;
     this.held = chunk;
-    callback(null, previous);
+    passAfter(this.hash?.update(chunk), previous, callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    const actual = this.hash?.digest("hex");
-    if (this.bytes !== this.expected.size || actual !== this.expected.sha256) {
-      callback(this.expected.mismatch({ sha256: actual, size: this.bytes }));
-      return;
-    }
-    callback(null, this.held);
+    const digest = this.hash ? this.hash.digest() : Promise.resolve(undefined);
+    digest.then((actual) => {
+      if (this.bytes !== this.expected.size || actual !== this.expected.sha256) {
+        callback(this.expected.mismatch({ sha256: actual, size: this.bytes }));
+        return;
+      }
+      callback(null, this.held);
+    }, callback);
   }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    this.hash?.release();
+    callback(error);
+  }
+}
+
+/** Passes `chunk` on once the hash has taken it (at once, unless the hashing thread is behind). */
+function passAfter(hashed: void | Promise<void>, chunk: Buffer | undefined, callback: TransformCallback): void {
+  if (hashed) hashed.then(() => callback(null, chunk), callback);
+  else callback(null, chunk);
 }

@@ -6,7 +6,7 @@
  * old file, or no file, or the complete new one, never a prefix of it.
  */
 import { randomUUID } from "node:crypto";
-import { constants, createWriteStream } from "node:fs";
+import { constants } from "node:fs";
 import { access, lstat, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
@@ -25,9 +25,11 @@ import {
   type StorageDriver,
   type SweepReport,
 } from "./driver.js";
+import { DurableFileWriter } from "./durable-file.js";
 
 const TMP_DIR = RESERVED_PREFIX.slice(0, -1);
 const STAGED_ID = /^[0-9a-f-]{36}$/;
+const READ_CHUNK_BYTES = 1024 * 1024;
 
 export class FsDriver implements StorageDriver {
   readonly kind = "fs" as const;
@@ -63,10 +65,10 @@ export class FsDriver implements StorageDriver {
     }
     const id = randomUUID();
     const file = this.stagedPath(id);
-    // flush: fsync before close, and pipeline resolves only after the close. The data must
-    // reach the disk before the rename publishes it, or a power cut could leave a published
-    // name over an empty or partial file.
-    const output = createWriteStream(file, { flags: "wx", mode: 0o640, flush: true });
+    // The writer fsyncs before it finishes, and pipeline resolves only after that. The data
+    // must reach the disk before the rename publishes it, or a power cut could leave a
+    // published name over an empty or partial file.
+    const output = new DurableFileWriter(file, { mode: 0o640 });
     try {
       await pipeline(body, output, { signal: options.signal });
       return { id };
@@ -99,7 +101,8 @@ export class FsDriver implements StorageDriver {
       throw isMissing(error) ? notFound("object", key) : error;
     });
     // The stream owns the handle from here on and closes it when it ends or is destroyed.
-    const stream = handle.createReadStream({ start: options.range?.start, end: options.range?.end });
+    // 1 MiB reads: a sixteenth of the syscalls, hash updates and socket writes of the default.
+    const stream = handle.createReadStream({ start: options.range?.start, end: options.range?.end, highWaterMark: READ_CHUNK_BYTES });
     return options.signal ? addAbortSignal(options.signal, stream) : stream;
   }
 
