@@ -16,6 +16,7 @@ import { importReport } from "./reports.service.js";
 import { ApplyReport } from "./reports.schema.js";
 
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
+const NEVER_ABORTED = new AbortController().signal;
 
 function siteOf(actor: Actor): string {
   if (actor.kind !== "site") throw forbidden("forbidden", "this route is for site agents");
@@ -44,9 +45,14 @@ export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config
       const siteId = siteOf(actor);
       const hold = ctx.config.FERRY_AGENT_LONG_POLL_MS;
       const waitMs = query.wait === undefined ? hold : Math.min(hold, query.wait * 1000);
-      const closed = new AbortController();
-      req.on("close", () => closed.abort());
-      const action = await agentApi.heartbeat(siteId, body, waitMs, closed.signal);
+      // Only a heartbeat that may wait needs to learn that its client went away.
+      let signal = NEVER_ABORTED;
+      if (waitMs > 0) {
+        const closed = new AbortController();
+        req.on("close", () => closed.abort());
+        signal = closed.signal;
+      }
+      const action = await agentApi.heartbeat(siteId, body, waitMs, signal);
       return {
         status: action ? 200 : 204,
         body: action ? { action } : undefined,

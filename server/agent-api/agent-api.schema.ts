@@ -3,6 +3,11 @@ import { AgentEvent } from "../deployments/deployments.schema.js";
 
 export const HeartbeatBody = z.strictObject({
   agentVersion: z.string().min(1).max(64),
+  /**
+   * Names the agent (its work directory: kept across restarts). A deployment handed to an
+   * agent is given again only to the same agent id; omitted, the agent is the site's only one.
+   */
+  agentId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, "letters, digits, '.', '_' and '-' (at most 100)").optional(),
   /** What the agent sees at the site (components, versions, checksums, host facts); stored as given. */
   inventory: z.record(z.string(), z.unknown()).default({}),
 });

@@ -1,20 +1,22 @@
 /**
- * The agent's side of deployments. A heartbeat records the agent's version, last-seen
- * time and inventory (one update by primary key), then looks for work for its site (one
- * index lookup on Deployment(siteId, status), one bundle by id) and, finding none, holds
- * the request open. Waiting heartbeats wake from the in-process notifier when a deployment
- * is created here, and from one shared timer per process that re-checks, in batches,
- * which waiting sites have work queued (by another server process, or a bundle that
- * became ready).
+ * The agent's side of deployments. A heartbeat records the agent's version, inventory and
+ * last-seen time and learns whether its site has agent work (agent-checkin.ts: one
+ * statement for all heartbeats arriving together; the row is written only when something
+ * changed or last seen is older than LAST_SEEN_RESOLUTION_MS). Only a site with work
+ * looks up its deployment (one index lookup on Deployment(siteId, status), one bundle by
+ * id); one without holds the request open. Waiting heartbeats wake from the in-process
+ * notifier when a deployment is created here, and from one shared timer per process that
+ * re-checks, in batches, which waiting sites have work queued (by another server process,
+ * or a bundle that became ready).
  */
 import type { AppContext } from "../context.js";
-import type { Prisma } from "../generated/prisma/client.js";
 import { conflict, notFound } from "../errors.js";
 import type { DeploymentsService } from "../deployments/deployments.service.js";
 import { isActive } from "../deployments/deployments.progress.js";
 import type { AgentEventsInput, HeartbeatInput } from "./agent-api.schema.js";
 import { importReport } from "./reports.service.js";
 import { ApplyReport } from "./reports.schema.js";
+import { AgentCheckIns } from "./agent-checkin.js";
 
 type AgentApiContext = Pick<AppContext, "db" | "sites" | "config" | "logger"> & { deployments: DeploymentsService };
 
@@ -32,32 +34,36 @@ const RECHECK_BATCH = 1_000;
 
 export class AgentApiService {
   private recheckTimer: NodeJS.Timeout | null = null;
+  private readonly checkIns: AgentCheckIns;
 
-  constructor(private readonly ctx: AgentApiContext) {}
+  constructor(private readonly ctx: AgentApiContext) {
+    this.checkIns = new AgentCheckIns(ctx.db);
+  }
 
   async heartbeat(siteId: string, input: HeartbeatInput, waitMs: number, signal: AbortSignal): Promise<DeployAction | null> {
-    await this.ctx.db.site.update({
-      where: { id: siteId },
-      data: { agentVersion: input.agentVersion, agentLastSeenAt: new Date(), inventory: input.inventory as Prisma.InputJsonValue },
-      select: { id: true },
-    });
     const deadline = Date.now() + waitMs;
+    let hasWork = await this.checkIns.record({ siteId, agentVersion: input.agentVersion, inventory: input.inventory });
     for (;;) {
-      const action = await this.nextAction(siteId);
+      const action = hasWork ? await this.nextAction(siteId, input.agentId) : null;
       if (action) return action;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || signal.aborted) return null;
       this.ensureRecheck();
       await this.ctx.deployments.agentWakeups.wait(siteId, remaining, signal);
+      hasWork = true;
     }
   }
 
   /**
-   * The site's queued deployment once its bundle is ready (marked running, claimed by the
-   * site), or the one it already runs: a heartbeat means the agent is idle, so an agent
-   * restarted mid-apply gets its deployment again and finishes it (its journal recovers).
+   * The site's queued deployment once its bundle is ready, claimed for the calling agent
+   * (marked running with `site:<site>:<agentId>`), or the one that agent already runs: a
+   * heartbeat means the agent is idle, so an agent restarted mid-apply gets its deployment
+   * again and finishes it (its journal recovers). Another agent process heartbeating with
+   * the same site token (another agent id) is not given it: of heartbeats racing through
+   * any number of servers, the conditional update lets one claim it. A heartbeat without an
+   * agent id (older agents) claims as `site:<site>` and is given back what that claimed.
    */
-  async nextAction(siteId: string): Promise<DeployAction | null> {
+  async nextAction(siteId: string, agentId?: string): Promise<DeployAction | null> {
     const deployment = await this.ctx.db.deployment.findFirst({
       where: { siteId, status: { in: ["queued", "running"] }, transport: "agent" },
       orderBy: { createdAt: "asc" },
@@ -69,7 +75,14 @@ export class AgentApiService {
       return null;
     }
     if (bundle.status !== "ready" || !bundle.sha256 || bundle.size === null) return null;
-    if (deployment.status === "queued") await this.ctx.deployments.progress.markRunning(deployment.id, `site:${siteId}`);
+    const claimer = agentId ? `site:${siteId}:${agentId}` : `site:${siteId}`;
+    if (deployment.status === "queued" && !(await this.ctx.deployments.progress.markRunning(deployment.id, claimer))) {
+      // Another heartbeat claimed it a moment ago: it is ours only if that was this agent.
+      const now = await this.ctx.db.deployment.findUnique({ where: { id: deployment.id }, select: { status: true, claimedBy: true } });
+      if (now?.status !== "running" || now.claimedBy !== claimer) return null;
+    } else if (deployment.status === "running" && deployment.claimedBy !== claimer) {
+      return null;
+    }
     const variables = await this.ctx.sites.siteVariables(siteId);
     return {
       type: "deploy",

@@ -3,6 +3,7 @@
  * agent/report.ts). Only what the import relies on is checked; other fields pass through.
  */
 import { z } from "zod";
+import { findTextProblem } from "../http/route.js";
 
 const Release = z.object({ product: z.string().min(1).max(100), version: z.string().min(1).max(100), digest: z.string().max(200).optional() });
 
@@ -33,7 +34,10 @@ export const ApplyReport = z.object({
   finishedAt: z.string().max(64),
   result: z.enum(["succeeded", "failed", "rolled_back", "drift", "verify_failed", "plan_failed", "dry_run"]),
   error: z.object({ code: z.string().max(100), message: z.string().max(8_000) }).nullable().optional(),
-  steps: z.array(z.object({ seq: z.number(), component: z.string(), name: z.string(), status: z.string(), error: z.string().optional() })).max(10_000).default([]),
+  steps: z
+    .array(z.object({ seq: z.number(), component: z.string().max(100), name: z.string().max(300), status: z.string().max(50), error: z.string().max(4_000).optional() }))
+    .max(10_000)
+    .default([]),
   inventory: z.object({
     release: Release.nullable().optional(),
     components: z.array(z.object({ name: z.string().min(1).max(100), version: z.string().min(1).max(200), artifacts: z.array(Artifact).max(10_000).default([]) })).max(1_000),
@@ -42,5 +46,11 @@ export const ApplyReport = z.object({
     .array(z.object({ component: z.string().max(100), database: z.string().min(1).max(100), dialect: z.string().max(32), history: z.array(HistoryRow).max(100_000), error: z.string().max(4_000).optional() }))
     .max(200)
     .default([]),
-});
+})
+  // The report is read raw (not through the route table's checks): text PostgreSQL cannot
+  // store is refused here, before anything is looked up or recorded.
+  .superRefine((report, ctx) => {
+    const found = findTextProblem(report);
+    if (found) ctx.addIssue({ code: "custom", path: found.path, message: found.message });
+  });
 export type ApplyReport = z.output<typeof ApplyReport>;

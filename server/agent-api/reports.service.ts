@@ -7,6 +7,7 @@
  */
 import type { AppContext } from "../context.js";
 import { conflict, badRequest } from "../errors.js";
+import { Prisma } from "../generated/prisma/client.js";
 import type { ApplyReport } from "./reports.schema.js";
 
 type ReportContext = Pick<AppContext, "db" | "sites">;
@@ -60,14 +61,7 @@ export async function importReport(ctx: ReportContext, siteId: string, report: A
     })),
   );
   await ctx.db.$transaction(async (tx) => {
-    for (const script of scripts) {
-      const { siteId: _s, database, orderVersion, filename, ...rest } = script;
-      await tx.siteScript.upsert({
-        where: { siteId_database_orderVersion_filename: { siteId, database, orderVersion, filename } },
-        create: script,
-        update: rest,
-      });
-    }
+    await upsertScripts(tx, scripts);
     await tx.site.update({ where: { id: siteId }, data: { inventory: { components: report.inventory.components.map((c) => ({ name: c.name, version: c.version })), agentVersion: report.agentVersion ?? null, reportedAt: report.finishedAt } } });
     await tx.siteEvent.create({
       data: {
@@ -98,6 +92,29 @@ export async function importReport(ctx: ReportContext, siteId: string, report: A
     installed = { product: manifest.release.product, version: manifest.release.version };
   }
   return { result: report.result, bundle: report.bundle?.id ?? null, installed, scripts: scripts.length, duplicate: false };
+}
+
+type ScriptRow = { siteId: string; database: string; orderVersion: string; filename: string; sha256: string; success: boolean; appliedAt: Date };
+const UPSERT_CHUNK = 1_000;
+
+/**
+ * Records the scripts' history, the later row winning for a script listed twice (a
+ * repeatable run again). A few statements of a thousand rows each: one upsert per row made
+ * a history of thousands of scripts take minutes inside one transaction.
+ */
+async function upsertScripts(tx: Prisma.TransactionClient, rows: ScriptRow[]): Promise<void> {
+  const latest = new Map(rows.map((row) => [JSON.stringify([row.database, row.orderVersion, row.filename]), row]));
+  const unique = [...latest.values()];
+  for (let start = 0; start < unique.length; start += UPSERT_CHUNK) {
+    const values = unique
+      .slice(start, start + UPSERT_CHUNK)
+      .map((r) => Prisma.sql`(${r.siteId}, ${r.database}, ${r.orderVersion}, ${r.filename}, ${r.sha256}, ${r.success}, ${r.appliedAt})`);
+    await tx.$executeRaw`
+      INSERT INTO "SiteScript" ("siteId", "database", "orderVersion", "filename", "sha256", "success", "appliedAt")
+      VALUES ${Prisma.join(values)}
+      ON CONFLICT ("siteId", "database", "orderVersion", "filename")
+      DO UPDATE SET "sha256" = EXCLUDED."sha256", "success" = EXCLUDED."success", "appliedAt" = EXCLUDED."appliedAt"`;
+  }
 }
 
 /** Differences between the bundle's manifest and what the report says the site ended up with. */

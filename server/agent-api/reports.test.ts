@@ -4,15 +4,13 @@
  * against the bundle's manifest.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { dump } from "js-yaml";
-import { applyBundle } from "../../agent/apply.js";
 import { bundleWorld, type BundleWorld } from "../../test/support/bundles.js";
 import { startTestServer, type TestServer, type TestUser } from "../../test/support/server.js";
-import { createSite, publishHello, writeHelloCatalog } from "../deployments/deployments.fixtures.js";
+import { appliedOfflineReport, createSite, publishHello, writeHelloCatalog } from "../deployments/deployments.fixtures.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "ferry-reports-"));
 let server: TestServer;
@@ -28,19 +26,7 @@ before(async () => {
   await publishHello(world, "1.0.0");
   siteId = (await createSite(server, operator, "acme", { name: "bunker", connectivity: "offline" })).id;
 
-  const requested = await world.request({ site: siteId, release: { product: "hello-suite", version: "1.0.0" } });
-  assert.equal(requested.status, 202, requested.text);
-  await world.waitReady(requested.body.id);
-  const bundleFile = path.join(dir, "bundle.tar");
-  await world.download(requested.body.id, bundleFile);
-  const keyFile = path.join(dir, "key.pem");
-  writeFileSync(keyFile, await (await fetch(`${server.url}/api/v1/signing-key`)).text());
-  const varsFile = path.join(dir, "vars.yml");
-  writeFileSync(varsFile, dump({ vars: { INSTALL_ROOT: path.join(dir, "opt"), HELLO_TOKEN: "offline-secret" } }));
-  const reportFile = path.join(dir, "report.json");
-  const applied = await applyBundle({ bundle: bundleFile, workdir: path.join(dir, "work"), varsFile, keyFile, reportFile, out: () => undefined });
-  assert.equal(applied.result, "succeeded", JSON.stringify(applied.error));
-  report = JSON.parse(readFileSync(reportFile, "utf8"));
+  report = await appliedOfflineReport(server, world, siteId, dir);
 });
 after(async () => {
   await server?.close();

@@ -4,11 +4,14 @@ import { tooManyRequests } from "../errors.js";
 import type { RouteTable } from "../http/route.js";
 import { actorName, hasAnyRole } from "./actor.js";
 import { presentToken, presentUser } from "./auth.presenter.js";
-import { CreateTokenBody, CreateUserBody, LoginBody, TokenListQuery, TokenParams } from "./auth.schema.js";
+import type { Db } from "../db/client.js";
+import { AuthRepo } from "./auth.repo.js";
+import { CreateTokenBody, CreateUserBody, LoginBody, TokenListQuery, TokenParams, UserListQuery } from "./auth.schema.js";
 import type { AuthService } from "./auth.service.js";
 
-export function authRoutes(routes: RouteTable, auth: AuthService, options: { loginAttemptsPerMinute: number }): Router {
+export function authRoutes(routes: RouteTable, auth: AuthService, options: { db: Db; loginAttemptsPerMinute: number }): Router {
   const router = Router();
+  const lists = new AuthRepo(options.db);
   const loginLimiter = rateLimit({
     windowMs: 60_000,
     limit: options.loginAttemptsPerMinute,
@@ -62,9 +65,13 @@ export function authRoutes(routes: RouteTable, auth: AuthService, options: { log
     method: "get",
     path: "/users",
     tag: "auth",
-    summary: "List users",
+    summary: "List users by username (keyset paging with cursor)",
     access: ["admin"],
-    handler: async () => ({ body: { items: (await auth.listUsers()).map(presentUser) } }),
+    query: UserListQuery,
+    handler: async ({ query }) => {
+      const page = await lists.listUsers(query);
+      return { body: { items: page.items.map(presentUser), nextCursor: page.nextCursor } };
+    },
   });
 
   routes.add(router, "", {
@@ -89,12 +96,13 @@ export function authRoutes(routes: RouteTable, auth: AuthService, options: { log
     method: "get",
     path: "/tokens",
     tag: "auth",
-    summary: "List your API tokens (admins: ?all=true for everyone's)",
+    summary: "List your API tokens, newest first (admins: ?all=true for everyone's; keyset paging with cursor)",
     access: "authenticated",
     query: TokenListQuery,
     handler: async ({ actor, query }) => {
       const all = query.all === "true" && hasAnyRole(actor, ["admin"]);
-      return { body: { items: (await auth.listTokens(actor, all)).map(presentToken) } };
+      const page = await lists.listTokens(actor, { all, cursor: query.cursor, limit: query.limit });
+      return { body: { items: page.items.map(presentToken), nextCursor: page.nextCursor } };
     },
   });
 

@@ -21,4 +21,9 @@ export const CreateTokenBody = z.strictObject({
 });
 
 export const TokenParams = z.strictObject({ id: z.uuid() });
-export const TokenListQuery = z.strictObject({ all: z.enum(["true", "false"]).optional() });
+/** Keyset paging (SPEC §4): pass back `nextCursor` as `cursor`. */
+const Cursor = z.string().max(300).optional();
+const Limit = z.coerce.number().int().min(1).max(500).default(100);
+
+export const TokenListQuery = z.strictObject({ all: z.enum(["true", "false"]).optional(), cursor: Cursor, limit: Limit });
+export const UserListQuery = z.strictObject({ cursor: Cursor, limit: Limit });

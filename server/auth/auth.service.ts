@@ -10,6 +10,7 @@ import { ROLES } from "./actor.js";
 import { signSession, verifySession } from "./jwt.js";
 import { API_TOKEN_PREFIX, SITE_TOKEN_PREFIX, hashOpaqueToken, newOpaqueToken } from "./opaque-token.js";
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "./passwords.js";
+import { MicroBatch } from "./micro-batch.js";
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -22,7 +23,22 @@ function asRoles(values: string[]): Role[] {
   return values.filter((value): value is Role => (ROLES as readonly string[]).includes(value));
 }
 
+interface SiteTokenOwner {
+  id: string;
+  name: string;
+}
+
 export class AuthService {
+  /**
+   * Site tokens are looked up in batches: agents call in all the time (heartbeats), and one
+   * indexed query for many tokens costs about what one query for one token does. Nothing is
+   * cached, so a rotated token fails on every server from the next request on.
+   */
+  private readonly siteTokens = new MicroBatch<string, SiteTokenOwner | null>((hashes) => this.sitesByTokenHash(hashes), {
+    maxSize: 500,
+    maxConcurrent: 2,
+  });
+
   constructor(
     private readonly db: Db,
     private readonly settings: AuthSettings,
@@ -31,13 +47,15 @@ export class AuthService {
   async createUser(input: { username: string; password: string; roles: Role[] }) {
     const existing = await this.db.user.findUnique({ where: { username: input.username } });
     if (existing) throw conflict("already_exists", `user ${input.username} already exists`);
-    return this.db.user.create({
-      data: { username: input.username, passwordHash: await hashPassword(input.password), roles: input.roles },
-    });
-  }
-
-  listUsers() {
-    return this.db.user.findMany({ orderBy: { username: "asc" } });
+    const passwordHash = await hashPassword(input.password);
+    try {
+      return await this.db.user.create({ data: { username: input.username, passwordHash, roles: input.roles } });
+    } catch (error) {
+      // Created by someone else while the password was hashing (two servers starting on a
+      // fresh database both create the first admin): the same answer as the check above.
+      if ((error as { code?: string }).code === "P2002") throw conflict("already_exists", `user ${input.username} already exists`);
+      throw error;
+    }
   }
 
   /** Creates the first admin when there are no users. Returns the generated password, if one was generated. */
@@ -79,15 +97,6 @@ export class AuthService {
       },
     });
     return { row, secret };
-  }
-
-  listTokens(actor: Actor, all: boolean) {
-    if (actor.kind === "site") return Promise.resolve([]);
-    return this.db.apiToken.findMany({
-      where: all ? {} : { userId: actor.userId },
-      include: { user: { select: { username: true } } },
-      orderBy: { createdAt: "desc" },
-    });
   }
 
   /** Owners revoke their own tokens; admins revoke anyone's. */
@@ -140,8 +149,17 @@ export class AuthService {
   }
 
   private async actorFromSiteToken(secret: string): Promise<Actor | null> {
-    const site = await this.db.site.findUnique({ where: { agentTokenHash: hashOpaqueToken(secret) }, select: { id: true, name: true } });
+    const site = await this.siteTokens.get(hashOpaqueToken(secret));
     return site ? { kind: "site", siteId: site.id, username: `site:${site.name}`, roles: [] } : null;
+  }
+
+  private async sitesByTokenHash(hashes: string[]): Promise<Array<SiteTokenOwner | null>> {
+    const rows = await this.db.site.findMany({
+      where: { agentTokenHash: { in: [...new Set(hashes)] } },
+      select: { id: true, name: true, agentTokenHash: true },
+    });
+    const byHash = new Map(rows.map((row) => [row.agentTokenHash, { id: row.id, name: row.name }]));
+    return hashes.map((hash) => byHash.get(hash) ?? null);
   }
 }
 

@@ -21,7 +21,8 @@ export function authenticate(auth: AuthService): RequestHandler {
     if (/^basic$/i.test(scheme!)) {
       const decoded = Buffer.from(value, "base64").toString("utf8");
       const colon = decoded.indexOf(":");
-      if (colon < 1) throw unauthorized("malformed Basic credentials");
+      // A NUL can be neither a user name nor a password here (and reached the database as a 500).
+      if (colon < 1 || decoded.includes("\u0000")) throw unauthorized("malformed Basic credentials");
       const actor = await auth.actorFromBasic(decoded.slice(0, colon), decoded.slice(colon + 1));
       if (!actor) throw unauthorized("invalid username, password or token");
       req.actor = actor;
