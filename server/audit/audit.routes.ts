@@ -6,7 +6,11 @@ import type { AuditLog } from "./audit.service.js";
 const AuditQuery = z.strictObject({
   actor: z.string().max(200).optional(),
   target: z.string().max(500).optional(),
-  cursor: z.string().regex(/^\d+$/).optional(),
+  /** The `seq` of the last event of the previous page: a PostgreSQL bigint (a larger number was a 500). */
+  cursor: z
+    .string()
+    .refine((value) => /^\d{1,19}$/.test(value) && BigInt(value) <= 9_223_372_036_854_775_807n, "must be a nextCursor this server returned")
+    .optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 

@@ -3,12 +3,13 @@
  * against the templates), then the checks that need the whole descriptor: artifact,
  * database, config and variable references, platforms, files on disk.
  */
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { IncludeStep, PIPELINE_NAMES, ServiceDescriptor, Step, type PipelineName, type ServiceDescriptor as Descriptor } from "./catalog.schema.js";
 import { expressionsIn, formatPath, substituteParams, validateAt, walkStrings, type Report } from "./catalog.issues.js";
 import type { CatalogComponent, LoadedStep, PipelineTemplateFile } from "./catalog.types.js";
 import type { YamlSource } from "./yaml-source.js";
+import { readCatalogFile } from "./catalog.templates.js";
 
 export interface LoadedComponent {
   /** Set only when the component has no problem at all. */
@@ -155,8 +156,9 @@ async function checkFiles(descriptor: Descriptor, dir: string, source: YamlSourc
     else {
       // A template referring to an undeclared variable would only fail at the site, mid-deployment.
       const file = path.join(dir, config.source);
-      const lines = (await readFile(file, "utf8")).split("\n");
-      lines.forEach((text, lineIndex) => checkExpressions(text, descriptor, lineIndex + 1, config.source, failIn(file)));
+      const read = await readCatalogFile(file);
+      if ("problem" in read) fail(source.lineOf(["config", index, "source"]), `config[${index}].source: ${config.source} ${read.problem}`);
+      else read.text.split("\n").forEach((text, lineIndex) => checkExpressions(text, descriptor, lineIndex + 1, config.source, failIn(file)));
     }
   }
   if (descriptor.chart !== undefined) {

@@ -2,7 +2,8 @@
  * Pipeline templates: `pipelines/<name>.yml`, reusable steps that service descriptors
  * include with `- include: <name>` and `with:` parameters.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readdir } from "node:fs/promises";
 import path from "node:path";
 import { PipelineTemplate, Step } from "./catalog.schema.js";
 import { expressionsIn, substituteParams, validateAt, walkStrings, type Report } from "./catalog.issues.js";
@@ -11,15 +12,49 @@ import { parseYamlSource, YamlSyntaxError, type YamlSource } from "./yaml-source
 
 const TEMPLATE_FILE = /^([a-z][a-z0-9-]{0,62})\.yml$/;
 
+/**
+ * Descriptors, templates and config templates are a few kilobytes. A catalog file over
+ * this is a mistake or an attack (a YAML bomb, a huge generated document), and is refused
+ * before it is read into memory.
+ */
+export const MAX_CATALOG_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Reads a catalog file as UTF-8, only if it is a regular file of at most
+ * MAX_CATALOG_FILE_BYTES: a FIFO or device (say a symlink to /dev/zero) would block the
+ * reload forever or fill memory. Opened non-blocking, so a FIFO does not hang the open.
+ */
+export async function readCatalogFile(file: string): Promise<{ text: string } | { problem: string }> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const info = await handle.stat();
+    if (!info.isFile()) return { problem: "is not a regular file" };
+    if (info.size > MAX_CATALOG_FILE_BYTES) return { problem: `is ${info.size} bytes; catalog files are limited to ${MAX_CATALOG_FILE_BYTES} bytes` };
+    const buffer = Buffer.alloc(MAX_CATALOG_FILE_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > MAX_CATALOG_FILE_BYTES) return { problem: `grew past ${MAX_CATALOG_FILE_BYTES} bytes while being read` };
+    }
+    return { text: buffer.subarray(0, length).toString("utf8") };
+  } catch (error) {
+    return { problem: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
 /** Reads and parses a YAML file, reporting syntax errors; undefined when it cannot be used. */
 export async function readYamlFile(file: string, report: Report): Promise<YamlSource | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    report(0, `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  const read = await readCatalogFile(file);
+  if ("problem" in read) {
+    report(0, read.problem);
     return undefined;
   }
+  const { text } = read;
   try {
     return parseYamlSource(text, path.basename(file));
   } catch (error) {

@@ -2,7 +2,7 @@
  * The database: PostgreSQL when DATABASE_URL is set, otherwise PGlite (embedded, real
  * PostgreSQL compiled to WASM) under FERRY_DATA_DIR/db. One schema serves both.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPGlite } from "pglite-prisma-adapter";
@@ -11,6 +11,7 @@ import pg from "pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { applyPendingMigrations } from "./migrate.js";
+import { compileWasmWithLiftoffOnly } from "./wasm.js";
 
 export type Db = PrismaClient;
 
@@ -28,7 +29,10 @@ export interface Database {
   prisma: PrismaClient;
   kind: "postgresql" | "pglite";
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
-  migrate(): Promise<string[]>;
+  /** Applies pending migrations in this process (loads the schema engine; see migrate-process.ts); tests may name another migrations directory. */
+  migrate(migrationsDirectory?: string): Promise<string[]>;
+  /** The migrations recorded as applied, without the schema engine ([] on an empty database). */
+  appliedMigrations(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -46,20 +50,56 @@ export interface DatabaseOptions {
  * stayed idle in the pool still holding the lock, so every other process starting at the
  * same time (two servers, workers) timed out after 10 s (P1002) waiting for it.
  */
-async function migratePostgres(databaseUrl: string): Promise<string[]> {
+async function migratePostgres(databaseUrl: string, migrationsDirectory?: string): Promise<string[]> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: 5_000 });
   try {
-    return await applyPendingMigrations(new PrismaPg(pool));
+    return await applyPendingMigrations(new PrismaPg(pool), migrationsDirectory);
   } finally {
     await pool.end();
   }
 }
 
+const APPLIED_MIGRATIONS_SQL =
+  "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name";
+
+async function appliedMigrationsOnPostgres(databaseUrl: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    return (await client.query<{ migration_name: string }>(APPLIED_MIGRATIONS_SQL)).rows.map((row) => row.migration_name);
+  } catch (error) {
+    if ((error as { code?: string }).code === "42P01") return []; // no _prisma_migrations table yet
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+async function appliedMigrationsOnPglite(pglite: PGlite): Promise<string[]> {
+  const exists = await pglite.query<{ found: string | null }>("SELECT to_regclass('_prisma_migrations')::text AS found");
+  if (!exists.rows[0]?.found) return [];
+  return (await pglite.query<{ migration_name: string }>(APPLIED_MIGRATIONS_SQL)).rows.map((row) => row.migration_name);
+}
+
+/** Where PGlite keeps its data directory under FERRY_DATA_DIR. */
+export function pgliteDataDir(dataDir: string): string {
+  return path.join(dataDir, "db");
+}
+
+/** Whether the embedded database has been created (PGlite's initdb ran) in this data directory. */
+export function pgliteInitialised(dataDir: string): boolean {
+  return existsSync(path.join(pgliteDataDir(dataDir), "PG_VERSION"));
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  compileWasmWithLiftoffOnly();
   let adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   let closeDriver: () => Promise<void>;
   let kind: Database["kind"];
+  let appliedMigrations: () => Promise<string[]>;
   if (options.databaseUrl) {
+    const databaseUrl = options.databaseUrl;
+    appliedMigrations = () => appliedMigrationsOnPostgres(databaseUrl);
     kind = "postgresql";
     adapterFactory = new PrismaPg({ connectionString: options.databaseUrl, max: 20, connectionTimeoutMillis: 5_000 });
     closeDriver = async () => {};
@@ -71,11 +111,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       // reserve their memory up front instead of growing it later.
       pglite = new PGlite();
     } else {
-      const dir = path.join(options.dataDir, "db");
+      const dir = pgliteDataDir(options.dataDir);
       mkdirSync(dir, { recursive: true });
       pglite = new PGlite(dir, { startParams: PGLITE_START_PARAMS });
     }
     await pglite.waitReady;
+    appliedMigrations = () => appliedMigrationsOnPglite(pglite);
     adapterFactory = new PrismaPGlite(pglite);
     closeDriver = () => pglite.close();
   }
@@ -84,7 +125,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     prisma,
     kind,
     adapterFactory,
-    migrate: () => (options.databaseUrl ? migratePostgres(options.databaseUrl) : applyPendingMigrations(adapterFactory)),
+    migrate: (migrationsDirectory) =>
+      options.databaseUrl ? migratePostgres(options.databaseUrl, migrationsDirectory) : applyPendingMigrations(adapterFactory, migrationsDirectory),
+    appliedMigrations,
     async close() {
       await prisma.$disconnect();
       await closeDriver();

@@ -14,17 +14,17 @@ export const schemaPath = path.join(projectRoot, "prisma/schema.prisma");
 export const migrationsDir = path.join(projectRoot, "prisma/migrations");
 const noFilters = { externalTables: [], externalEnums: [] };
 
-function loadMigrationList(): MigrationList {
-  const lockPath = path.join(migrationsDir, "migration_lock.toml");
-  const directories = existsSync(migrationsDir)
-    ? readdirSync(migrationsDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()
+function loadMigrationList(directory = migrationsDir): MigrationList {
+  const lockPath = path.join(directory, "migration_lock.toml");
+  const directories = existsSync(directory)
+    ? readdirSync(directory, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()
     : [];
   return {
-    baseDir: migrationsDir,
+    baseDir: directory,
     lockfile: { path: "migration_lock.toml", content: existsSync(lockPath) ? readFileSync(lockPath, "utf8") : null },
     shadowDbInitScript: "",
     migrationDirectories: directories.map((name) => {
-      const file = path.join(migrationsDir, name, "migration.sql");
+      const file = path.join(directory, name, "migration.sql");
       return {
         path: name,
         migrationFile: {
@@ -36,11 +36,19 @@ function loadMigrationList(): MigrationList {
   } as MigrationList;
 }
 
-/** Applies every pending migration; returns the names applied (none on a second call). */
-export async function applyPendingMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
+/** The names of the migrations this code ships (or those in `directory`), oldest first. */
+export function localMigrationNames(directory = migrationsDir): string[] {
+  return loadMigrationList(directory).migrationDirectories.map((migration) => migration.path);
+}
+
+/**
+ * Applies every pending migration of prisma/migrations (tests pass another directory);
+ * returns the names applied (none on a second call).
+ */
+export async function applyPendingMigrations(adapterFactory: SqlMigrationAwareDriverAdapterFactory, directory = migrationsDir): Promise<string[]> {
   const engine = await openSchemaEngine(schemaPath, adapterFactory);
   try {
-    const result = await engine.applyMigrations({ migrationsList: loadMigrationList(), filters: noFilters });
+    const result = await engine.applyMigrations({ migrationsList: loadMigrationList(directory), filters: noFilters });
     return result.appliedMigrationNames;
   } finally {
     engine.free();

@@ -66,6 +66,25 @@ export async function collectGarbage(deps: { db: Db; blobs: BlobStore }, options
   return result;
 }
 
+/**
+ * Removes blobs that a refused request stored itself (an image archive and the layers read
+ * from it, the file of an upload whose record failed), so that bad input leaves nothing
+ * behind, not even a blob reachable at /blobs/:sha256 (SPEC §8). Each goes through the same
+ * locked re-check as gc, without the age guard: a blob that something references by now
+ * (a concurrent upload of the same content that committed first) is kept. One that a
+ * concurrent upload has deduplicated against but not yet recorded can still go; that upload
+ * then fails on the blob's foreign key and its client retries. Never throws; returns the
+ * number of blobs removed.
+ */
+export async function discardUnreferenced(deps: { db: Db; blobs: BlobStore }, sha256s: Iterable<string>, logger?: Logger): Promise<number> {
+  const noAgeGuard = new Date(Date.now() + DAY_MS);
+  let removed = 0;
+  for (const sha256 of new Set(sha256s)) {
+    if ((await deleteIfUnreferenced(deps.db, deps.blobs, sha256, noAgeGuard, logger)) !== null) removed++;
+  }
+  return removed;
+}
+
 /** Ready bundles last downloaded (or, never downloaded, made ready) before `before` become expired. */
 async function expireBundles(db: Db, before: Date, dryRun: boolean): Promise<number> {
   const where = {

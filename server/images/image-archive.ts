@@ -7,15 +7,16 @@
  *
  * The archive is untrusted input: an entry that climbs out of the archive (`..`, an absolute
  * path, a link whose target is outside), a device file or FIFO, a duplicate path, absurd
- * sizes or too many entries all fail with 400 `invalid_image`. Blobs already stored when a
- * later check fails are merely unreferenced; `ferry gc` collects them.
+ * sizes or too many entries all fail with 400 `invalid_image`. Every blob this pass creates
+ * is reported to `onStored`, so that the caller can remove them again when a later check
+ * fails (ImagesService.parse does).
  */
 import path from "node:path/posix";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { createGunzip } from "node:zlib";
 import tar from "tar-stream";
 import { AppError } from "../errors.js";
-import type { BlobStore } from "../storage/blob-store.js";
+import type { BlobStore, PutResult } from "../storage/blob-store.js";
 import { invalidImage, METADATA_MAX_BYTES, readAll, type ArchiveContents, type Compression, type StoredEntry } from "./image-common.js";
 import { interpretArchive, type ParsedImage } from "./image-formats.js";
 
@@ -37,10 +38,11 @@ const DOCKER_LAYER = new RegExp(`^(?:[a-f0-9]{64}/layer\\.tar|[a-f0-9]{64}\\.tar
 export async function ingestImageArchive(
   blobs: BlobStore,
   sha256: string,
-  options: { filename: string; maxBytes: number },
+  options: { filename: string; maxBytes: number; onStored?: (blob: PutResult) => void },
 ): Promise<ParsedImage> {
-  const contents = await readArchive(blobs, sha256, options.maxBytes);
-  return interpretArchive(blobs, contents, options.filename);
+  const onStored = options.onStored ?? (() => {});
+  const contents = await readArchive(blobs, sha256, options.maxBytes, onStored);
+  return interpretArchive(blobs, contents, options.filename, onStored);
 }
 
 /** Archive paths are relative: strip `./`, refuse absolute paths and any `..` segment. */
@@ -75,7 +77,7 @@ function compressionOf(head: Buffer): Compression {
   return "none";
 }
 
-async function readArchive(blobs: BlobStore, sha256: string, maxBytes: number): Promise<ArchiveContents> {
+async function readArchive(blobs: BlobStore, sha256: string, maxBytes: number, onStored: (blob: PutResult) => void): Promise<ArchiveContents> {
   const compression = await sniffCompression(blobs, sha256);
   if (compression === "zstd") throw invalidImage("zstd-compressed image archives are not supported; upload the plain or gzipped tar");
   const source = await blobs.open(sha256);
@@ -141,7 +143,7 @@ async function readArchive(blobs: BlobStore, sha256: string, maxBytes: number): 
         continue;
       }
       storing = true;
-      stored.set(entryPath, await storeEntry(blobs, entry as unknown as AsyncIterable<Buffer>, entryPath, expected, maxBytes));
+      stored.set(entryPath, await storeEntry(blobs, entry as unknown as AsyncIterable<Buffer>, entryPath, expected, maxBytes, onStored));
       storing = false;
     }
   } catch (error) {
@@ -164,7 +166,14 @@ async function readArchive(blobs: BlobStore, sha256: string, maxBytes: number): 
   return { metadata, resolve };
 }
 
-async function storeEntry(blobs: BlobStore, entry: AsyncIterable<Buffer>, entryPath: string, expected: string | undefined, maxBytes: number): Promise<StoredEntry> {
+async function storeEntry(
+  blobs: BlobStore,
+  entry: AsyncIterable<Buffer>,
+  entryPath: string,
+  expected: string | undefined,
+  maxBytes: number,
+  onStored: (blob: PutResult) => void,
+): Promise<StoredEntry> {
   const sniffer = new HeadSniffer();
   const source = Readable.from(entry);
   let entryError: unknown;
@@ -175,6 +184,7 @@ async function storeEntry(blobs: BlobStore, entry: AsyncIterable<Buffer>, entryP
   const input = source.pipe(sniffer);
   try {
     const result = await blobs.put(input, { expectedSha256: expected, maxBytes });
+    onStored(result);
     return { sha256: result.sha256, size: Number(result.size), compression: sniffer.compression() };
   } catch (error) {
     // The tar ended inside this entry (truncated upload): the archive's fault.

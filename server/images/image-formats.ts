@@ -10,7 +10,7 @@
  */
 import { Readable } from "node:stream";
 import { z } from "zod";
-import type { BlobStore } from "../storage/blob-store.js";
+import type { BlobStore, PutResult } from "../storage/blob-store.js";
 import { invalidImage, METADATA_MAX_BYTES, readAll, type ArchiveContents, type Compression, type StoredEntry } from "./image-common.js";
 import { chooseReference } from "./image-reference.js";
 
@@ -92,9 +92,10 @@ async function readStored(blobs: BlobStore, entry: StoredEntry, what: string): P
   return readAll(await blobs.open(entry.sha256), METADATA_MAX_BYTES);
 }
 
-export async function interpretArchive(blobs: BlobStore, contents: ArchiveContents, filename: string): Promise<ParsedImage> {
+/** `onStored` hears of the blob stored here (the manifest built for a docker-save archive). */
+export async function interpretArchive(blobs: BlobStore, contents: ArchiveContents, filename: string, onStored: (blob: PutResult) => void = () => {}): Promise<ParsedImage> {
   if (contents.metadata.has("index.json")) return interpretOciLayout(blobs, contents, filename);
-  if (contents.metadata.has("manifest.json")) return interpretDockerSave(blobs, contents, filename);
+  if (contents.metadata.has("manifest.json")) return interpretDockerSave(blobs, contents, filename, onStored);
   throw invalidImage("the archive is neither an OCI image layout (index.json) nor a docker save archive (manifest.json)");
 }
 
@@ -164,7 +165,7 @@ const LAYER_TYPES: Record<Compression, string> = {
   zstd: `${MEDIA_TYPES.ociLayer}+zstd`,
 };
 
-async function interpretDockerSave(blobs: BlobStore, contents: ArchiveContents, filename: string): Promise<ParsedImage> {
+async function interpretDockerSave(blobs: BlobStore, contents: ArchiveContents, filename: string, onStored: (blob: PutResult) => void): Promise<ParsedImage> {
   const entries = parseJson(DockerManifestFile, contents.metadata.get("manifest.json")!, "manifest.json");
   if (entries.length !== 1) throw invalidImage(`manifest.json lists ${entries.length} images; upload one image per artifact`);
   const entry = entries[0]!;
@@ -190,6 +191,7 @@ async function interpretDockerSave(blobs: BlobStore, contents: ArchiveContents, 
   const config: Descriptor = { mediaType: MEDIA_TYPES.ociConfig, digest: `sha256:${configEntry.sha256}`, size: configEntry.size };
   const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, config, layers }));
   const stored = await blobs.put(Readable.from([manifestBytes]));
+  onStored(stored);
   const manifest: Descriptor = { mediaType: MEDIA_TYPES.ociManifest, digest: `sha256:${stored.sha256}`, size: manifestBytes.length };
   return finish("docker", name, tag, manifest, config, layers, []);
 }

@@ -8,6 +8,7 @@ import type { Db } from "../db/client.js";
 import { notFound } from "../errors.js";
 import type { Artifact, ContainerImage, Prisma } from "../generated/prisma/client.js";
 import type { BlobStore } from "../storage/blob-store.js";
+import { discardUnreferenced } from "../gc/gc.service.js";
 import { ingestImageArchive, type ParsedImage } from "./image-archive.js";
 import { ImagesRepo, type ImageRow } from "./images.repo.js";
 
@@ -26,10 +27,25 @@ export class ImagesService {
 
   /**
    * Reads the stored archive `sha256` and stores its parts as blobs. Throws 400
-   * `invalid_image` or `image_name_required`; nothing is recorded either way.
+   * `invalid_image` or `image_name_required`, having removed the blobs it stored; nothing
+   * is recorded either way. `created` lists the blobs it stored, for the caller to remove
+   * should recording the artifact fail.
    */
-  parse(sha256: string, filename: string): Promise<ParsedImage> {
-    return ingestImageArchive(this.blobs, sha256, { filename, maxBytes: this.maxUploadBytes });
+  async parse(sha256: string, filename: string): Promise<ParsedImage & { created: string[] }> {
+    const created: string[] = [];
+    try {
+      const parsed = await ingestImageArchive(this.blobs, sha256, {
+        filename,
+        maxBytes: this.maxUploadBytes,
+        onStored: (blob) => {
+          if (blob.created) created.push(blob.sha256);
+        },
+      });
+      return { ...parsed, created };
+    } catch (error) {
+      await discardUnreferenced({ db: this.db, blobs: this.blobs }, created);
+      throw error;
+    }
   }
 
   /** Records a parsed image for its just-created artifact, inside the artifact's transaction. */

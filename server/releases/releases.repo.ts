@@ -81,7 +81,8 @@ export class ReleasesRepo {
       where: {
         ...(filter.product ? { product: filter.product } : {}),
         ...(filter.status ? { status: filter.status } : {}),
-        ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
+        // `createdAt <= cursor` bounds the index scan at the cursor; the OR alone cannot be bounded, and every page scanned all newer rows.
+        ...(after ? { createdAt: { lte: after.createdAt }, OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}),
       },
       include: withComponents,
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],

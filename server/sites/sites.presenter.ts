@@ -30,6 +30,7 @@ export function presentSite({ row, customer, secretVariableNames }: SiteView, no
         ? {
             hasToken: Boolean(row.agentTokenHash),
             version: row.agentVersion,
+            // Exact to within LAST_SEEN_RESOLUTION_MS (agent-api/agent-checkin.ts), well inside the online window.
             lastSeenAt: row.agentLastSeenAt,
             online: Boolean(row.agentLastSeenAt && now - row.agentLastSeenAt.getTime() <= AGENT_ONLINE_WINDOW_MS),
           }

@@ -46,7 +46,7 @@ export function siteRoutes(routes: RouteTable, ctx: Pick<AppContext, "sites">): 
     method: "get",
     path: "/sites/:id",
     tag: "sites",
-    summary: "A site: installed release, agent status, inventory and history (newest first)",
+    summary: "A site: installed release, agent status (lastSeenAt exact to within 30 s; online when seen in the last 2 minutes), inventory and history (newest first)",
     access: "authenticated",
     params: SiteParams,
     handler: async ({ params }) => {

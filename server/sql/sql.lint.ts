@@ -5,7 +5,13 @@
  * parser gap never hides a DROP.
  *
  * Rules: drop_statement, truncate_statement, update_without_where, delete_without_where,
- * non_idempotent_ddl, grant_revoke, unparseable_statement, partial_parse, empty_script.
+ * non_idempotent_ddl, grant_revoke, unparseable_statement, partial_parse, empty_script,
+ * too_many_findings.
+ *
+ * Scripts are untrusted input linted while their upload waits, so the grammar's work is
+ * bounded (it takes ~0.2 ms per statement and ~3 s per MB of one statement): statements past
+ * MAX_PARSED_STATEMENTS, or longer than MAX_PARSED_STATEMENT_CHARS (bulk INSERTs), are
+ * checked by keywords only, and findings past MAX_FINDINGS are summed up per rule.
  */
 import { factsFromAst, factsFromTokens, type StatementFacts } from "./sql.facts.js";
 import { hasParser, parseStatement } from "./sql.parse.js";
@@ -33,9 +39,22 @@ const REPLACEABLE_OBJECTS: Record<SqlDialect, Set<string>> = {
 /** T-SQL has no IF NOT EXISTS clause: these need an `IF NOT EXISTS (SELECT … FROM sys.…)` guard. */
 const TSQL_GUARD_OBJECTS = new Set(["TABLE", "INDEX", "SCHEMA", "SEQUENCE", "DATABASE", "TYPE"]);
 
+export const MAX_PARSED_STATEMENTS = 5_000;
+export const MAX_PARSED_STATEMENT_CHARS = 100_000;
+export const MAX_FINDINGS = 1_000;
+
 export function lintScript(source: string, dialect: SqlDialect): Finding[] {
   const statements = splitStatements(source, dialect);
   const findings: Finding[] = [];
+  if (hasParser(dialect) && (statements.length > MAX_PARSED_STATEMENTS || statements.some((s) => s.text.length > MAX_PARSED_STATEMENT_CHARS))) {
+    findings.push({
+      rule: "partial_parse",
+      severity: "info",
+      statement: null,
+      line: null,
+      message: `statements after the first ${MAX_PARSED_STATEMENTS} and statements over ${MAX_PARSED_STATEMENT_CHARS} characters were checked by keywords only`,
+    });
+  }
   if (!hasParser(dialect)) {
     findings.push({
       rule: "partial_parse",
@@ -48,11 +67,26 @@ export function lintScript(source: string, dialect: SqlDialect): Finding[] {
   if (statements.length === 0) {
     findings.push({ rule: "empty_script", severity: "warning", statement: null, line: null, message: "the script contains no SQL statement" });
   }
-  for (const statement of statements) findings.push(...lintStatement(statement, dialect));
-  return findings;
+  statements.forEach((statement, i) => {
+    const useGrammar = i < MAX_PARSED_STATEMENTS && statement.text.length <= MAX_PARSED_STATEMENT_CHARS;
+    findings.push(...lintStatement(statement, dialect, useGrammar));
+  });
+  return capFindings(findings);
 }
 
-export function lintStatement(statement: SqlStatement, dialect: SqlDialect): Finding[] {
+/** The first MAX_FINDINGS findings, then one `too_many_findings` warning counting the rest by rule. */
+function capFindings(findings: Finding[]): Finding[] {
+  if (findings.length <= MAX_FINDINGS) return findings;
+  const rest = new Map<string, number>();
+  for (const finding of findings.slice(MAX_FINDINGS)) rest.set(finding.rule, (rest.get(finding.rule) ?? 0) + 1);
+  const counts = [...rest].sort(([a], [b]) => a.localeCompare(b)).map(([rule, count]) => `${count} ${rule}`).join(", ");
+  return [
+    ...findings.slice(0, MAX_FINDINGS),
+    { rule: "too_many_findings", severity: "warning", statement: null, line: null, message: `${findings.length - MAX_FINDINGS} more findings not listed: ${counts}` },
+  ];
+}
+
+export function lintStatement(statement: SqlStatement, dialect: SqlDialect, useGrammar = true): Finding[] {
   const findings: Finding[] = [];
   const add = (rule: string, severity: Severity, message: string) =>
     findings.push({ rule, severity, statement: statement.index, line: statement.line, message });
@@ -61,7 +95,7 @@ export function lintStatement(statement: SqlStatement, dialect: SqlDialect): Fin
   let facts: StatementFacts;
   if (isTransactionControl(words)) {
     return findings;
-  } else if (hasParser(dialect)) {
+  } else if (hasParser(dialect) && useGrammar) {
     const parsed = parseStatement(statement.text, dialect, leading);
     if (parsed.ok) {
       facts = factsFromAst(parsed.ast, statement.tokens);

@@ -23,12 +23,20 @@ export class SqlRepo {
     if (filter.status) where.status = filter.status;
     if (filter.component) where.component = filter.component;
     if (filter.database) where.database = filter.database;
+    if (filter.cursor) {
+      // Keyset on (createdAt, id) with `createdAt <= cursor` as the index bound. (Prisma's
+      // `cursor` option compiles to an OR the planner cannot bound: every page read all
+      // newer rows.) An unknown cursor gives an empty page, as that option did.
+      const last = await this.db.sqlScript.findUnique({ where: { id: filter.cursor }, select: { createdAt: true } });
+      if (!last) return { items: [], nextCursor: null };
+      where.createdAt = { lte: last.createdAt };
+      where.OR = [{ createdAt: { lt: last.createdAt } }, { createdAt: last.createdAt, id: { lt: filter.cursor } }];
+    }
     const rows = await this.db.sqlScript.findMany({
       where,
       include: { artifact: true },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       take: filter.limit + 1,
-      ...(filter.cursor ? { cursor: { id: filter.cursor }, skip: 1 } : {}),
     });
     const items = rows.slice(0, filter.limit);
     return { items, nextCursor: rows.length > filter.limit ? (items[items.length - 1]?.id ?? null) : null };

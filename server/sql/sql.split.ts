@@ -48,6 +48,9 @@ class Splitter {
   private delimiter = ";";
   private depth = 0;
   private tokens: Token[] = [];
+  /** The current statement's words, and how far blockDepth() has counted them (it is asked at every `;`). */
+  private words: string[] = [];
+  private counted = { words: 0, depth: 0 };
   private readonly statements: SqlStatement[] = [];
 
   constructor(
@@ -124,9 +127,17 @@ class Splitter {
     this.pos++;
   }
 
+  /**
+   * Only whitespace between the last newline and here. Scans back over that whitespace
+   * only: looking for the newline itself made one long line (a giant INSERT) quadratic.
+   */
   private atLineStart(): boolean {
-    const lineStart = this.src.lastIndexOf("\n", this.pos - 1) + 1;
-    return /^\s*$/.test(this.src.slice(lineStart, this.pos));
+    for (let i = this.pos - 1; i >= 0; i--) {
+      const c = this.src[i]!;
+      if (c === "\n") return true;
+      if (!/\s/.test(c)) return false;
+    }
+    return true;
   }
 
   /** Client directives that live on a line of their own: DELIMITER (MySQL), GO (T-SQL), `/` (Oracle). */
@@ -179,19 +190,26 @@ class Splitter {
     return words;
   }
 
+  /**
+   * BEGIN…END and CASE…END depth of the current statement. A word's effect depends on its
+   * neighbours only, so words whose follower is known are counted once and remembered: a
+   * routine with thousands of `;` inside used to be recounted from its start at each one.
+   */
   private blockDepth(): number {
-    let depth = 0;
-    const words = this.tokens.filter((t) => t.kind === "word");
-    words.forEach((token, i) => {
-      const following = words[i + 1]?.value ?? "";
+    const words = this.words;
+    const effect = (i: number, depth: number): number => {
+      const word = words[i]!;
+      const following = words[i + 1] ?? "";
       // A bare `BEGIN;` starts a transaction; so does a statement-leading BEGIN in MySQL,
       // whose BEGIN…END blocks exist only inside routines.
       const opensBlock = following !== "" && !NOT_BLOCK_AFTER_BEGIN.has(following) && !(i === 0 && this.dialect === "mysql");
-      if (token.value === "BEGIN" && opensBlock) depth++;
-      else if (token.value === "CASE" && words[i - 1]?.value !== "END") depth++;
-      else if (token.value === "END" && !NEUTRAL_AFTER_END.has(following)) depth = Math.max(0, depth - 1);
-    });
-    return depth;
+      if (word === "BEGIN" && opensBlock) return depth + 1;
+      if (word === "CASE" && words[i - 1] !== "END") return depth + 1;
+      if (word === "END" && !NEUTRAL_AFTER_END.has(following)) return Math.max(0, depth - 1);
+      return depth;
+    };
+    while (this.counted.words < words.length - 1) this.counted.depth = effect(this.counted.words++, this.counted.depth);
+    return words.length ? effect(words.length - 1, this.counted.depth) : 0;
   }
 
   private skipLineComment(): void {
@@ -281,11 +299,14 @@ class Splitter {
 
   private push(kind: TokenKind, value: string, start: number, end: number, line = this.line): void {
     this.tokens.push({ kind, value, start, end, line, depth: this.depth });
+    if (kind === "word") this.words.push(value);
   }
 
   private flush(): void {
     const tokens = this.tokens;
     this.tokens = [];
+    this.words = [];
+    this.counted = { words: 0, depth: 0 };
     this.depth = 0;
     const first = tokens[0];
     const last = tokens[tokens.length - 1];
