@@ -26,7 +26,19 @@ export function registerBundleJob(ctx: BuilderContext & Pick<AppContext, "jobs">
         throw error;
       }
     },
-    { maxAttempts: MAX_ATTEMPTS, concurrency: 2, backoffMs: 5_000 },
+    {
+      maxAttempts: MAX_ATTEMPTS,
+      concurrency: 2,
+      backoffMs: 5_000,
+      // Every attempt's process died mid-build (the handler never got to mark it failed):
+      // end the bundle rather than leave it `building` forever.
+      onAbandoned: async ({ bundleId }, reason) => {
+        await ctx.db.bundle.updateMany({
+          where: { id: bundleId, status: { in: ["queued", "building"] } },
+          data: { status: "failed", error: `the Ferry process building this bundle stopped ${MAX_ATTEMPTS} times without finishing it (${reason}); request it again` },
+        });
+      },
+    },
   );
 }
 

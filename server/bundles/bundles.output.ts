@@ -3,10 +3,10 @@
  * blobs (parts) that concatenated are the bundle. The whole bundle's sha256 and size are
  * computed on the way, so no part of the bundle is ever held in memory or re-read.
  */
-import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { PassThrough, type Readable } from "node:stream";
 import type { BlobStore, PutResult } from "../storage/blob-store.js";
+import { createSha256 } from "../storage/sha256-offload.js";
 
 export interface BundlePart {
   index: number;
@@ -29,7 +29,7 @@ export async function storeBundle(source: Readable, blobs: BlobStore, options: {
 }
 
 async function storeInParts(source: Readable, blobs: BlobStore, partSize: number, signal: AbortSignal): Promise<StoredBundle> {
-  const whole = createHash("sha256");
+  const whole = createSha256();
   const parts: BundlePart[] = [];
   let total = 0;
   let current: { stream: PassThrough; put: Promise<PutResult>; bytes: number } | null = null;
@@ -43,7 +43,7 @@ async function storeInParts(source: Readable, blobs: BlobStore, partSize: number
   };
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
-      whole.update(chunk);
+      await whole.update(chunk);
       total += chunk.length;
       let offset = 0;
       while (offset < chunk.length) {
@@ -66,7 +66,8 @@ async function storeInParts(source: Readable, blobs: BlobStore, partSize: number
   } catch (error) {
     const open = current as { stream: PassThrough } | null;
     open?.stream.destroy(error as Error);
+    whole.release();
     throw error;
   }
-  return { sha256: whole.digest("hex"), size: total, parts };
+  return { sha256: await whole.digest(), size: total, parts };
 }

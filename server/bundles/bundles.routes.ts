@@ -40,10 +40,13 @@ export function bundleRoutes(routes: RouteTable, ctx: AppContext): Router {
     method: "get",
     path: "/bundles",
     tag: "bundles",
-    summary: "Bundles, newest first, optionally of one site",
+    summary: "Bundles, newest first, optionally of one site (keyset paging with cursor)",
     access: "authenticated",
     query: ListBundlesQuery,
-    handler: async ({ query }) => ({ body: { items: (await bundles.list(query)).map((b) => presentBundle(b)) } }),
+    handler: async ({ query }) => {
+      const page = await bundles.list(query);
+      return { body: { items: page.items.map((b) => presentBundle(b)), nextCursor: page.nextCursor } };
+    },
   });
 
   routes.add(router, "", {

@@ -30,6 +30,7 @@ export const DownloadQuery = z.strictObject({ part: z.coerce.number().int().min(
 export const ListBundlesQuery = z.strictObject({
   site: SiteId.optional(),
   status: z.enum(["queued", "building", "ready", "failed", "expired"]).optional(),
+  cursor: z.string().max(300).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 

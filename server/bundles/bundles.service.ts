@@ -7,6 +7,7 @@ import { actorName } from "../auth/actor.js";
 import { Prisma, type Bundle } from "../generated/prisma/client.js";
 import { conflict, notFound } from "../errors.js";
 import { canonicalJson } from "../util/canonical-json.js";
+import { decodeTimeIdCursor, encodeTimeIdCursor, olderThan, pageOf } from "../util/keyset-cursor.js";
 import type { BuilderContext } from "./bundles.builder.js";
 import { sha256Hex } from "./bundles.layout.js";
 import { planBundle, type BundlePlan } from "./bundles.plan.js";
@@ -80,12 +81,15 @@ export class BundlesService {
     return bundle;
   }
 
-  list(filter: { site?: string; status?: string; limit: number }): Promise<Bundle[]> {
-    return this.ctx.db.bundle.findMany({
-      where: { ...(filter.site ? { siteId: filter.site } : {}), ...(filter.status ? { status: filter.status } : {}) },
+  /** Newest first; `cursor` is the `nextCursor` of the previous page (keyset on createdAt, id). */
+  async list(filter: { site?: string; status?: string; cursor?: string; limit: number }): Promise<{ items: Bundle[]; nextCursor: string | null }> {
+    const after = filter.cursor ? decodeTimeIdCursor(filter.cursor) : undefined;
+    const rows = await this.ctx.db.bundle.findMany({
+      where: { ...(filter.site ? { siteId: filter.site } : {}), ...(filter.status ? { status: filter.status } : {}), ...(after ? olderThan(after) : {}) },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: filter.limit,
+      take: filter.limit + 1,
     });
+    return pageOf(rows, filter.limit, encodeTimeIdCursor);
   }
 
   /** A ready bundle (409 bundle_not_ready otherwise), recording the download. */

@@ -214,6 +214,29 @@ describe("bundles", () => {
     assert.equal((await verifyBundle(file, { publicKeyPem })).ok, true);
   });
 
+  it("fails a bundle whose every build attempt died with its process, instead of leaving it building", async () => {
+    const site = await world.site("acme", "abandoned");
+    const db = server.ctx.db;
+    // As three killed builder processes leave it: the row building, its job claimed three
+    // times, the last lease long expired.
+    const bundle = await db.bundle.create({
+      data: { requestKey: `abandoned-${Date.now()}`, siteId: site, product: "shop", version: "1.0.0", components: [], status: "building", createdBy: "test" },
+    });
+    await db.job.create({
+      data: { type: "bundle.build", payload: { bundleId: bundle.id }, status: "running", attempts: 3, lockedBy: "dead", lockedAt: new Date(Date.now() - 10 * 60_000) },
+    });
+    const deadline = Date.now() + 60_000;
+    let shown: { status: string; error: string | null } | undefined;
+    while (Date.now() < deadline) {
+      const response = await fetch(`${server.url}/api/v1/bundles/${bundle.id}`, { headers: { authorization: `Bearer ${world.delivery.token}` } });
+      shown = await response.json();
+      if (shown?.status !== "building") break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.equal(shown?.status, "failed");
+    assert.match(shown?.error ?? "", /stopped 3 times without finishing it/);
+  });
+
   it("previews a plan without changing anything", async () => {
     const site = await world.site("acme", "preview");
     const before = await server.ctx.db.bundle.count();

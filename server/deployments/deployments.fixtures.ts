@@ -5,9 +5,10 @@
  * and a delivery lead would. Used by server/deployments tests and test/e2e/ssh-* tests.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { dump } from "js-yaml";
+import { applyBundle } from "../../agent/apply.js";
 import { folderOf, tarGz } from "../../test/support/bundle-fixture.js";
 import type { BundleWorld } from "../../test/support/bundles.js";
 import type { TestServer, TestUser } from "../../test/support/server.js";
@@ -102,4 +103,24 @@ export async function readEvents(url: string, token: string, headers: Record<str
       }
       return { id: fields.id, event: fields.event ?? "message", data: JSON.parse(fields.data ?? "null") };
     });
+}
+
+/**
+ * What an operator carries back from an offline site: hello-suite 1.0.0 built for `siteId`,
+ * downloaded, applied by the real ferry-agent under `dir`, and the report it wrote.
+ */
+export async function appliedOfflineReport(server: TestServer, world: BundleWorld, siteId: string, dir: string): Promise<any> {
+  const requested = await world.request({ site: siteId, release: { product: "hello-suite", version: "1.0.0" } });
+  assert.equal(requested.status, 202, requested.text);
+  await world.waitReady(requested.body.id);
+  const bundleFile = path.join(dir, "bundle.tar");
+  await world.download(requested.body.id, bundleFile);
+  const keyFile = path.join(dir, "key.pem");
+  writeFileSync(keyFile, await (await fetch(`${server.url}/api/v1/signing-key`)).text());
+  const varsFile = path.join(dir, "vars.yml");
+  writeFileSync(varsFile, dump({ vars: { INSTALL_ROOT: path.join(dir, "opt"), HELLO_TOKEN: "offline-secret" } }));
+  const reportFile = path.join(dir, "report.json");
+  const applied = await applyBundle({ bundle: bundleFile, workdir: path.join(dir, "work"), varsFile, keyFile, reportFile, out: () => undefined });
+  assert.equal(applied.result, "succeeded", JSON.stringify(applied.error));
+  return JSON.parse(readFileSync(reportFile, "utf8"));
 }

@@ -38,10 +38,13 @@ export function deploymentRoutes(routes: RouteTable, ctx: Pick<AppContext, "depl
     method: "get",
     path: "/deployments",
     tag: "deployments",
-    summary: "Deployments, newest first, by site and status",
+    summary: "Deployments, newest first, by site and status (keyset paging with cursor)",
     access: "authenticated",
     query: ListDeploymentsQuery,
-    handler: async ({ query }) => ({ body: { items: (await deployments.list(query)).map((d) => presentDeployment(d)) } }),
+    handler: async ({ query }) => {
+      const page = await deployments.list(query);
+      return { body: { items: page.items.map((d) => presentDeployment(d)), nextCursor: page.nextCursor } };
+    },
   });
 
   routes.add(router, "", {

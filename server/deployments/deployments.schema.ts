@@ -27,6 +27,7 @@ export const DeploymentParams = z.strictObject({ id: z.uuid("must be a deploymen
 export const ListDeploymentsQuery = z.strictObject({
   site: z.uuid("must be a site id").optional(),
   status: z.enum(DEPLOYMENT_STATUSES).optional(),
+  cursor: z.string().max(300).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 

@@ -10,6 +10,7 @@ import { actorName } from "../auth/actor.js";
 import { Prisma, type Deployment } from "../generated/prisma/client.js";
 import { conflict, notFound } from "../errors.js";
 import { compareVersions } from "../releases/versions.js";
+import { decodeTimeIdCursor, encodeTimeIdCursor, olderThan, pageOf } from "../util/keyset-cursor.js";
 import { Notifier } from "./deployments.notifier.js";
 import { DeploymentProgress } from "./deployments.progress.js";
 import { ACTIVE_STATUSES, FINAL_STATUSES, type CreateDeploymentInput, type DeploymentStatus } from "./deployments.schema.js";
@@ -99,12 +100,15 @@ export class DeploymentsService {
     return this.ctx.db.deploymentStep.findMany({ where: { deploymentId: id }, orderBy: { seq: "asc" } });
   }
 
-  list(filter: { site?: string; status?: DeploymentStatus; limit: number }): Promise<Deployment[]> {
-    return this.ctx.db.deployment.findMany({
-      where: { ...(filter.site ? { siteId: filter.site } : {}), ...(filter.status ? { status: filter.status } : {}) },
+  /** Newest first; `cursor` is the `nextCursor` of the previous page (keyset on createdAt, id). */
+  async list(filter: { site?: string; status?: DeploymentStatus; cursor?: string; limit: number }): Promise<{ items: Deployment[]; nextCursor: string | null }> {
+    const after = filter.cursor ? decodeTimeIdCursor(filter.cursor) : undefined;
+    const rows = await this.ctx.db.deployment.findMany({
+      where: { ...(filter.site ? { siteId: filter.site } : {}), ...(filter.status ? { status: filter.status } : {}), ...(after ? olderThan(after) : {}) },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: filter.limit,
+      take: filter.limit + 1,
     });
+    return pageOf(rows, filter.limit, encodeTimeIdCursor);
   }
 
   /**

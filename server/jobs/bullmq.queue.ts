@@ -26,6 +26,8 @@ export interface BullOptions {
   prefix: string;
   sweepMs: number;
   stopGraceMs: number;
+  /** The job lease (FERRY_JOB_LEASE_MS): also how soon BullMQ notices a worker that died mid-job. */
+  leaseMs: number;
 }
 
 const JOB_TYPE = /^[A-Za-z0-9._-]{1,100}$/;
@@ -55,7 +57,7 @@ export class BullMqJobQueue implements JobQueue {
     private readonly options: BullOptions,
   ) {}
 
-  register<P>(type: string, handler: JobHandler<P>, options?: JobRegistrationOptions): void {
+  register<P>(type: string, handler: JobHandler<P>, options?: JobRegistrationOptions<P>): void {
     if (!JOB_TYPE.test(type)) throw new Error(`invalid job type "${type}"`);
     this.runner.register(type, handler, options);
     if (this.working) this.startWorker(type);
@@ -156,7 +158,16 @@ export class BullMqJobQueue implements JobQueue {
         const again = followUpDelay(outcome);
         if (again !== undefined) this.followUps.set(job.id!, again);
       },
-      { connection: this.connection(), prefix: this.options.prefix, concurrency: registration.concurrency },
+      {
+        connection: this.connection(),
+        prefix: this.options.prefix,
+        concurrency: registration.concurrency,
+        // BullMQ's defaults (30 s lock, 30 s stall check) held a dead worker's job for up to a
+        // minute whatever the lease said; follow the lease instead. A live worker renews its
+        // lock every lockDuration / 2, and a redelivered job only runs if its row's lease expired.
+        lockDuration: this.options.leaseMs,
+        stalledInterval: this.options.leaseMs,
+      },
     );
     // The BullMQ job is removed on completion, so only now can the same id be added again.
     worker.on("completed", (job) => {

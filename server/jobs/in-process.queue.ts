@@ -25,7 +25,7 @@ export class InProcessJobQueue implements JobQueue {
     private readonly options: { pollMs: number; stopGraceMs: number },
   ) {}
 
-  register<P>(type: string, handler: JobHandler<P>, options?: JobRegistrationOptions): void {
+  register<P>(type: string, handler: JobHandler<P>, options?: JobRegistrationOptions<P>): void {
     this.runner.register(type, handler, options);
     this.wake();
   }

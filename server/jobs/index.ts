@@ -31,6 +31,7 @@ export function createJobQueue(config: JobConfig, db: Db, logger: Logger, option
       prefix: options.prefix ?? config.FERRY_QUEUE_PREFIX ?? "ferry",
       sweepMs: options.sweepMs ?? 5_000,
       stopGraceMs,
+      leaseMs,
     });
   }
   return new InProcessJobQueue(store, runner, log, { pollMs: options.pollMs ?? 1_000, stopGraceMs });

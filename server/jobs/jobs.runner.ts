@@ -13,6 +13,7 @@ export interface Registration {
   maxAttempts: number;
   concurrency: number;
   backoffMs: number;
+  onAbandoned?: (payload: unknown, reason: string) => Promise<void>;
 }
 
 export type RunOutcome =
@@ -38,7 +39,7 @@ export class JobRunner {
     private readonly logger: Logger,
   ) {}
 
-  register<P>(type: string, handler: JobHandler<P>, options: JobRegistrationOptions = {}): Registration {
+  register<P>(type: string, handler: JobHandler<P>, options: JobRegistrationOptions<P> = {}): Registration {
     if (this.registrations.has(type)) throw new Error(`a handler for job type "${type}" is already registered`);
     const registration: Registration = {
       type,
@@ -46,6 +47,7 @@ export class JobRunner {
       maxAttempts: Math.max(1, options.maxAttempts ?? 3),
       concurrency: Math.max(1, options.concurrency ?? 1),
       backoffMs: Math.max(0, options.backoffMs ?? 10_000),
+      onAbandoned: options.onAbandoned as Registration["onAbandoned"],
     };
     this.registrations.set(type, registration);
     return registration;
@@ -85,6 +87,12 @@ export class JobRunner {
     const registration = this.registrations.get(type);
     if (!registration) return { kind: "not_claimed" };
     const result = await this.store.claim(jobId, type, registration.maxAttempts);
+    if (!result.claimed && result.abandoned) {
+      const logger = this.logger.child({ job: jobId, jobType: type });
+      logger.error({ reason: result.abandoned.reason }, "job abandoned: no attempts left");
+      await registration.onAbandoned?.(result.abandoned.payload, result.abandoned.reason).catch((error: unknown) => logger.error({ err: error }, "ending an abandoned job's work failed"));
+      return { kind: "failed" };
+    }
     if (!result.claimed) return { kind: "not_claimed", notBefore: result.notBefore };
     if (this.stopping) {
       await this.store.release(result.claimed);

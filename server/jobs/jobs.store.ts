@@ -21,7 +21,13 @@ export interface JobClaim {
   lockedBy: string;
 }
 
-export type ClaimResult = { claimed: JobClaim } | { claimed: null; notBefore?: Date };
+/** A job given up because every attempt's process stopped without finishing it. */
+export interface AbandonedJob {
+  payload: unknown;
+  reason: string;
+}
+
+export type ClaimResult = { claimed: JobClaim } | { claimed: null; notBefore?: Date; abandoned?: AbandonedJob };
 
 const MAX_ERROR_LENGTH = 4000;
 
@@ -82,7 +88,8 @@ export class JobStore {
       if (row) return { claimed: { id, type: row.type, payload: row.payload, attempt: row.attempts, lockedBy: this.processId } };
       return { claimed: null };
     }
-    await this.abandonExhausted(id, type, maxAttempts, now);
+    const abandoned = await this.abandonExhausted(id, type, maxAttempts, now);
+    if (abandoned) return { claimed: null, abandoned };
     const row = await this.db.job.findUnique({ where: { id }, select: { status: true, lockedAt: true } });
     if (row?.status === "queued" && row.lockedAt && row.lockedAt > now) return { claimed: null, notBefore: row.lockedAt };
     return { claimed: null };
@@ -90,17 +97,22 @@ export class JobStore {
 
   /**
    * A claimable job that has used all its attempts (its last runner died, or maxAttempts
-   * was lowered) is marked failed instead of run again.
+   * was lowered) is marked failed instead of run again. Returns it when this call did so
+   * (one caller wins the conditional update), so its owner can end what it drives.
    */
-  private async abandonExhausted(id: string, type: string, maxAttempts: number, now: Date): Promise<void> {
-    await this.db.job.updateMany({
+  private async abandonExhausted(id: string, type: string, maxAttempts: number, now: Date): Promise<AbandonedJob | null> {
+    const reason = `the process running attempt ${maxAttempts} stopped without finishing it (lease expired)`;
+    const expired = await this.db.job.updateMany({
       where: { id, type, attempts: { gte: maxAttempts }, status: "running", lockedAt: { lt: new Date(now.getTime() - this.leaseMs) } },
-      data: { status: "failed", finishedAt: now, lastError: `the process running attempt ${maxAttempts} stopped without finishing it (lease expired)` },
+      data: { status: "failed", finishedAt: now, lastError: reason },
     });
-    await this.db.job.updateMany({
+    const queued = await this.db.job.updateMany({
       where: { id, type, attempts: { gte: maxAttempts }, status: "queued" },
       data: { status: "failed", finishedAt: now },
     });
+    if (!expired.count && !queued.count) return null;
+    const row = await this.db.job.findUnique({ where: { id }, select: { payload: true } });
+    return { payload: row?.payload ?? null, reason: expired.count ? reason : `no attempts left (at most ${maxAttempts})` };
   }
 
   private owned(claim: JobClaim): Prisma.JobWhereInput {

@@ -193,10 +193,11 @@ for (const transport of ["in-process", "bullmq"] as const) {
       // A row Redis never heard of (or lost): the BullMQ sweep must add it.
       const orphan = await db.job.create({ data: { type, payload: { which: "orphan" }, status: "queued" } });
       const runs: Array<{ which: string; attempt: number }> = [];
+      const abandoned: Array<{ which: string; reason: string }> = [];
       const queue = makeQueue({ processId: "rescuer", leaseMs: 5_000 });
       queue.register<{ which: string }>(type, async (payload, ctx) => {
         runs.push({ which: payload.which, attempt: ctx.attempt });
-      }, { maxAttempts: 3 });
+      }, { maxAttempts: 3, onAbandoned: async (payload, reason) => void abandoned.push({ which: payload.which, reason }) });
       await queue.startWorking();
       await waitFor("stale and orphan jobs", async () => (await db.job.count({ where: { id: { in: [stale.id, orphan.id] }, status: "succeeded" } })) === 2);
       await waitFor("exhausted job", async () => (await job(exhausted.id))?.status === "failed");
@@ -207,6 +208,10 @@ for (const transport of ["in-process", "bullmq"] as const) {
       ]);
       assert.equal((await job(stale.id))?.lockedBy, "rescuer");
       assert.match((await job(exhausted.id))?.lastError ?? "", /lease expired/);
+      // Its owner hears of it once, to end what the job drove (nobody else would).
+      assert.equal(abandoned.length, 1, JSON.stringify(abandoned));
+      assert.equal(abandoned[0]!.which, "exhausted");
+      assert.match(abandoned[0]!.reason, /stopped without finishing it/);
       const liveRow = await job(live.id);
       assert.equal(liveRow?.status, "running");
       assert.equal(liveRow?.lockedBy, "alive");

@@ -20,13 +20,20 @@ export interface JobContext {
 
 export type JobHandler<P> = (payload: P, ctx: JobContext) => Promise<void>;
 
-export interface JobRegistrationOptions {
+export interface JobRegistrationOptions<P = unknown> {
   /** Runs (first one included) before the job is marked failed. Default 3. */
   maxAttempts?: number;
   /** Jobs of this type run at once in this process. Default 1. */
   concurrency?: number;
   /** Delay before retry n is backoffMs · 2^(n-1), capped at one hour. Default 10 s. */
   backoffMs?: number;
+  /**
+   * Called once when the job is given up without an outcome from its handler: the process
+   * running its last attempt stopped (crash, kill) before finishing it. No handler ran to
+   * record a failure, so what the job drives (a deployment, say) must be ended here, or it
+   * would wait forever. Errors are logged; the job stays failed.
+   */
+  onAbandoned?: (payload: P, reason: string) => Promise<void>;
 }
 
 export interface EnqueueOptions {
@@ -39,7 +46,7 @@ export interface EnqueueOptions {
 }
 
 export interface JobQueue {
-  register<P>(type: string, handler: JobHandler<P>, options?: JobRegistrationOptions): void;
+  register<P>(type: string, handler: JobHandler<P>, options?: JobRegistrationOptions<P>): void;
   enqueue<P>(type: string, payload: P, options?: EnqueueOptions): Promise<string>;
   /** This process executes jobs of the registered types (embedded server, or `ferry worker`). */
   startWorking(): Promise<void>;

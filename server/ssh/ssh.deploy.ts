@@ -8,6 +8,14 @@
  * Remote layout, under the plain site variable FERRY_SSH_DIR (default `ferry`, relative
  * to the SSH user's home):  agent/  bundles/<sha256>.tar  reports/  work/ (the agent's
  * --workdir). FERRY_NODE names the node binary (default `node`).
+ *
+ * A second attempt follows a crash of the process running the first (the job's lease
+ * expired). The remote apply outlives the lost connection and runs to its end (ferry-agent
+ * ignores the broken output pipe), so the attempt first waits while an agent process holds
+ * the site's work directory, then imports the report the earlier apply left
+ * (reports/<deployment>.report.json) if there is one; only without a report does it apply,
+ * and the agent's journal rolls back whatever a killed apply had half done. The apply runs
+ * to its end once, and the deployment ends with what the site really did.
  */
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
@@ -26,6 +34,7 @@ export type SshDeployContext = Pick<AppContext, "db" | "sites" | "blobs" | "secr
 
 const BUNDLE_POLL_MS = 500;
 const CANCEL_POLL_MS = 1_000;
+const BUSY_POLL_MS = 1_000;
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
 
 class DeploymentEnded extends Error {}
@@ -62,12 +71,36 @@ export async function runSshDeployment(ctx: SshDeployContext, deploymentId: stri
     const agentSha = createHash("sha256").update(agent).digest("hex");
     const agentPath = `agent/ferry-agent-${agentSha.slice(0, 16)}.mjs`;
     await session.uploadIfChanged(async () => Readable.from([agent]), `${dir}/${agentPath}`, agentSha, 0o700);
+    const varsPath = `reports/${deploymentId}.vars.json`;
+    const reportPath = `reports/${deploymentId}.report.json`;
+    const importReportFile = async (text: Buffer) => {
+      const report = ApplyReport.safeParse(JSON.parse(text.toString("utf8")));
+      if (!report.success) return await fail("failed", `the agent's report is unreadable: ${report.error.issues[0]?.message}`);
+      try {
+        await importReport(ctx, deployment!.siteId, report.data, deployment!.createdBy, deploymentId);
+      } catch (error) {
+        return await fail("failed", `report rejected: ${(error as Error).message}`);
+      }
+      const result = report.data.result;
+      const status: FinalStatus = result === "succeeded" ? "succeeded" : result === "rolled_back" ? "rolled_back" : "failed";
+      const reason = report.data.error ? `${report.data.error.code}: ${report.data.error.message}` : `the agent reported ${result}`;
+      await progress.finish(deploymentId, status, status === "succeeded" ? null : reason, deployment!.createdBy);
+    };
+
+    // An earlier attempt's apply may still run, or have ended: wait for it, then take its result.
+    await waitWhileBusy(ctx, session, `cd ${shellQuote(dir)} && exec ${shellQuote(node)} ${shellQuote(agentPath)} status --workdir work --json`, out, deploymentId, job);
+    const earlier = await session.readFile(`${dir}/${reportPath}`, MAX_REPORT_BYTES);
+    if (earlier) {
+      out.line("agent", "an earlier attempt of this deployment ran the apply to its end; importing its report instead of applying again");
+      await session.run(`rm -f -- ${q(varsPath)}`);
+      await out.flush();
+      return await importReportFile(earlier);
+    }
+
     await session.upload(Readable.from([Buffer.from(ctx.secrets.signingPublicKeyPem)]), `${dir}/agent/signing-key.pem`, 0o644);
     const bundlePath = `bundles/${bundle.sha256}.tar`;
     const uploaded = await session.uploadIfChanged(() => ctx.blobs.open(bundle.sha256), `${dir}/${bundlePath}`, bundle.sha256);
     out.line("agent", uploaded ? `copied bundle ${bundle.id} (${bundle.size} bytes)` : `bundle ${bundle.id} already on the site (sha256 ${bundle.sha256}), not copied again`);
-    const varsPath = `reports/${deploymentId}.vars.json`;
-    const reportPath = `reports/${deploymentId}.report.json`;
     const varsFile = { vars: { ...variables.plain, ...variables.secret }, components: {}, site: {} };
     await session.upload(Readable.from([Buffer.from(JSON.stringify(varsFile))]), `${dir}/${varsPath}`, 0o600);
 
@@ -83,17 +116,7 @@ export async function runSshDeployment(ctx: SshDeployContext, deploymentId: stri
 
     const text = await session.readFile(`${dir}/${reportPath}`, MAX_REPORT_BYTES);
     if (!text) return await fail("failed", `the agent exited with ${exit.code ?? exit.signal} and wrote no report`);
-    const report = ApplyReport.safeParse(JSON.parse(text.toString("utf8")));
-    if (!report.success) return await fail("failed", `the agent's report is unreadable: ${report.error.issues[0]?.message}`);
-    try {
-      await importReport(ctx, deployment.siteId, report.data, deployment.createdBy, deploymentId);
-    } catch (error) {
-      return await fail("failed", `report rejected: ${(error as Error).message}`);
-    }
-    const result = report.data.result;
-    const status: FinalStatus = result === "succeeded" ? "succeeded" : result === "rolled_back" ? "rolled_back" : "failed";
-    const reason = report.data.error ? `${report.data.error.code}: ${report.data.error.message}` : `the agent reported ${result}`;
-    await progress.finish(deploymentId, status, status === "succeeded" ? null : reason, deployment.createdBy);
+    await importReportFile(text);
   } catch (error) {
     if (error instanceof DeploymentEnded) return;
     if (job.signal.aborted && !(error instanceof SshConnectionLostError)) throw error;
@@ -118,6 +141,25 @@ async function waitForBundle(ctx: SshDeployContext, deployment: Deployment, job:
     if (!current || !isActive(current.status)) throw new DeploymentEnded();
     if (job.signal.aborted) throw job.signal.reason ?? new Error("aborted");
     await new Promise((resolve) => setTimeout(resolve, BUNDLE_POLL_MS));
+    await job.heartbeat();
+  }
+}
+
+/**
+ * Waits while a live agent process holds the site's work directory (`ferry-agent status`
+ * reports it as `busy`), renewing the job's lease; stops when the deployment is cancelled.
+ */
+async function waitWhileBusy(ctx: SshDeployContext, session: SshSession, statusCommand: string, out: ProgressWriter, deploymentId: string, job: Pick<JobContext, "signal" | "heartbeat">): Promise<void> {
+  for (let waited = false; ; waited = true) {
+    const status = await session.run(statusCommand);
+    if (status.code !== 0) throw new Error(`ferry-agent status failed on the site: ${status.stderr || `exit ${status.code}`}`);
+    const busy = (JSON.parse(status.stdout) as { busy?: { pid: number } | null }).busy;
+    if (!busy) return;
+    if (!waited) out.line("agent", `agent process ${busy.pid} is still applying in the site's work directory (an earlier attempt of this deployment, or an apply started by hand); waiting for it to end`);
+    const current = await ctx.db.deployment.findUnique({ where: { id: deploymentId }, select: { status: true } });
+    if (!current || !isActive(current.status)) throw new DeploymentEnded();
+    if (job.signal.aborted) throw job.signal.reason ?? new Error("aborted");
+    await new Promise((resolve) => setTimeout(resolve, BUSY_POLL_MS));
     await job.heartbeat();
   }
 }
