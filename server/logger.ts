@@ -1,10 +1,10 @@
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from "pino";
 
 export type { Logger };
 
-/** Root logger. Secrets are redacted wherever they might be logged by accident. */
-export function createLogger(level: string): Logger {
-  return pino({
+/** Root logger. Secrets are redacted wherever they might be logged by accident. `destination`: stdout unless given (tests read logs). */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     level,
     base: { service: "ferry" },
     redact: {
@@ -22,5 +22,6 @@ export function createLogger(level: string): Logger {
       ],
       censor: "[redacted]",
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

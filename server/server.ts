@@ -1,5 +1,5 @@
 /**
- * Starting and stopping a Ferry server process: open the database and apply migrations,
+ * Starting and stopping a Ferry server process: open the database (migrations run in a child process),
  * open storage and clean crash leftovers, make sure an admin exists, then listen.
  */
 import type { AddressInfo } from "node:net";
@@ -8,7 +8,7 @@ import { AuditLog } from "./audit/audit.service.js";
 import { AuthService } from "./auth/auth.service.js";
 import type { Config } from "./config.js";
 import type { AppContext } from "./context.js";
-import { openDatabase } from "./db/client.js";
+import { openMigratedDatabase } from "./db/migrate-process.js";
 import { buildApp } from "./http/app.js";
 import type { RegisteredRoute } from "./http/route.js";
 import { createMetrics } from "./http/metrics.js";
@@ -40,8 +40,7 @@ export interface RunningServer {
 }
 
 export async function createContext(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Promise<AppContext> {
-  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
-  const applied = await database.migrate();
+  const { database, applied } = await openMigratedDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
   if (applied.length) logger.info({ applied }, "database migrations applied");
   const blobs = await createBlobStore(config, database.prisma, { logger });
   await blobs.recover();

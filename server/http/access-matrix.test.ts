@@ -76,6 +76,9 @@ const EXPECTED: Record<string, Access> = {
   "POST /agent/deployments/:id/events": "site",
   "GET /agent/bundles/:id/download": "site",
   "POST /sites/:id/reports": ["operator", "admin"],
+  "POST /artifacts/:component/:version/:filename/download-link": "authenticated",
+  "POST /bundles/:id/download-link": "authenticated",
+  "GET /downloads/:ticket": "public",
   "GET /signing-key": "public",
   "GET /openapi.json": "public",
 };

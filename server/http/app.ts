@@ -25,6 +25,8 @@ import { gcRoutes } from "../gc/gc.routes.js";
 import { bundleRoutes } from "../bundles/bundles.routes.js";
 import { deploymentRoutes } from "../deployments/deployments.routes.js";
 import { agentApiRoutes } from "../agent-api/agent-api.routes.js";
+import { downloadRoutes } from "../downloads/downloads.routes.js";
+import { redactDownloadTickets, redactTicket } from "../downloads/downloads.tickets.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import { buildOpenApi } from "./openapi.js";
 import { RouteTable } from "./route.js";
@@ -61,6 +63,15 @@ export function buildApp(ctx: AppContext): BuiltApp {
         return id;
       },
       autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/metrics" },
+      // A download link's ticket is a credential until it expires: logs keep only its start.
+      serializers: {
+        req: (req: { url?: string; params?: Record<string, string>; query?: Record<string, unknown> }) => {
+          if (req.url) req.url = redactDownloadTickets(req.url);
+          if (typeof req.params?.ticket === "string") req.params = { ...req.params, ticket: redactTicket(req.params.ticket) };
+          if (typeof req.query?.ticket === "string") req.query = { ...req.query, ticket: redactTicket(req.query.ticket) };
+          return req;
+        },
+      },
       customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
     }),
   );
@@ -73,7 +84,7 @@ export function buildApp(ctx: AppContext): BuiltApp {
   // uploaded by CI must not be parsed and swallowed here).
   api.use((req, res, next) => (req.method === "PUT" && req.path.startsWith("/artifacts/") ? next() : parseJson(req, res, next)));
   api.use(authenticate(ctx.auth));
-  api.use(authRoutes(routes, ctx.auth, { loginAttemptsPerMinute: ctx.config.FERRY_LOGIN_RATE_LIMIT }));
+  api.use(authRoutes(routes, ctx.auth, { db: ctx.db, loginAttemptsPerMinute: ctx.config.FERRY_LOGIN_RATE_LIMIT }));
   api.use(auditRoutes(routes, ctx.audit));
   api.use(artifactRoutes(routes, ctx));
   api.use(webhookRoutes(routes, ctx));
@@ -88,6 +99,7 @@ export function buildApp(ctx: AppContext): BuiltApp {
   api.use(bundleRoutes(routes, ctx));
   api.use(deploymentRoutes(routes, ctx));
   api.use(agentApiRoutes(routes, ctx));
+  api.use(downloadRoutes(routes, ctx));
   routes.add(api, "", {
     method: "get",
     path: "/signing-key",

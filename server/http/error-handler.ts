@@ -30,6 +30,32 @@ function fromBodyParser(error: { type?: string; status?: number; message?: strin
   }
 }
 
+/**
+ * Other client errors raised before a route runs: a path parameter whose percent-encoding
+ * does not decode (the router's URIError, `%ff` or a lone `%`), a body whose
+ * Content-Encoding does not inflate (zlib's error, wrapped by body-parser). Both carry a 4xx
+ * `status` and `expose` from http-errors; without this they became a 500.
+ */
+function fromHttpError(error: { status?: unknown; expose?: unknown; name?: string; message?: string }): WireError | null {
+  const status = typeof error.status === "number" ? error.status : undefined;
+  if (status === undefined || status < 400 || status >= 500) return null;
+  if (error.name === "URIError") return { status: 400, code: "malformed_uri", message: "the request path is not valid percent-encoded UTF-8" };
+  if (error.expose !== true) return null;
+  return { status, code: status === 400 ? "bad_request" : "client_error", message: error.message ?? "bad request" };
+}
+
+/**
+ * What PostgreSQL refuses in a value a client sent, should one slip past validation
+ * (route.ts refuses NUL characters first): a byte sequence it cannot store (22021), a
+ * character it cannot convert (22P05).
+ */
+function fromDataError(error: { meta?: { driverAdapterError?: { cause?: { originalCode?: string; code?: string } } } }): WireError | null {
+  const cause = error.meta?.driverAdapterError?.cause;
+  const sqlState = cause?.originalCode ?? cause?.code;
+  if (sqlState === "22021" || sqlState === "22P05") return { status: 400, code: "invalid_text", message: "a value holds characters that cannot be stored" };
+  return null;
+}
+
 function fromPrisma(error: { code?: string; meta?: { target?: unknown; modelName?: string } }): WireError | null {
   if (error.code === "P2002") return { status: 409, code: "already_exists", message: "a record with these values already exists", details: { fields: error.meta?.target } };
   if (error.code === "P2025") return { status: 404, code: "not_found", message: `${error.meta?.modelName ?? "record"} not found` };
@@ -79,7 +105,7 @@ export function toWireError(error: unknown): WireError | null {
   }
   if (error && typeof error === "object") {
     return (
-      fromBodyParser(error as never) ?? fromDriverAdapter(error as never) ?? fromPrisma(error as never) ?? fromDisk(error as never) ?? fromDisk((error as { cause?: never }).cause ?? {}) ?? fromConnection(error as never) ?? fromConnection((error as { cause?: never }).cause ?? {})
+      fromBodyParser(error as never) ?? fromHttpError(error as never) ?? fromDriverAdapter(error as never) ?? fromDataError(error as never) ?? fromPrisma(error as never) ?? fromDisk(error as never) ?? fromDisk((error as { cause?: never }).cause ?? {}) ?? fromConnection(error as never) ?? fromConnection((error as { cause?: never }).cause ?? {})
     );
   }
   return null;
@@ -98,6 +124,10 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     res.destroy(error instanceof Error ? error : undefined);
     return;
   }
+  // A handler may have set a download's entity headers before it failed (a 416 from
+  // send-blob went out as `application/octet-stream` with Content-Disposition): errors are JSON.
+  res.removeHeader("Content-Disposition");
+  res.type("application/json");
   if (wire?.headers) {
     const headers = { ...wire.headers };
     // A Basic challenge makes browsers open their own password box (and hangs headless

@@ -86,7 +86,53 @@ export interface RouteContext {
 
 const empty = z.object({}).strict();
 
+/** Deeper than any input Ferry takes (reports and inventories are a few levels); stops nesting bombs before they reach JSON.stringify or jsonb. */
+export const MAX_INPUT_DEPTH = 64;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function textProblem(text: string): string | undefined {
+  if (text.includes("\u0000")) return "must not contain a NUL character";
+  if (LONE_SURROGATE.test(text)) return "is not valid Unicode (a lone surrogate)";
+  return undefined;
+}
+
+/**
+ * The first string (or object key) in `value` that no schema should have to think of: a
+ * NUL character (PostgreSQL cannot store one in text or jsonb, so it surfaced as a 500
+ * after validation passed), a lone surrogate (turned into U+FFFD on its way to the
+ * database, or refused by jsonb), or nesting deeper than MAX_INPUT_DEPTH. Iterative, so a
+ * deep input cannot exhaust the stack.
+ */
+export function findTextProblem(value: unknown): { path: string[]; message: string } | undefined {
+  const stack: Array<{ value: unknown; path: string[] }> = [{ value, path: [] }];
+  while (stack.length) {
+    const { value: node, path } = stack.pop()!;
+    if (typeof node === "string") {
+      const problem = textProblem(node);
+      if (problem) return { path, message: problem };
+      continue;
+    }
+    if (node === null || typeof node !== "object") continue;
+    if (path.length >= MAX_INPUT_DEPTH) return { path: path.slice(0, 4), message: `is nested more than ${MAX_INPUT_DEPTH} levels deep` };
+    for (const [key, child] of Object.entries(node)) {
+      const problem = textProblem(key);
+      if (problem) return { path, message: `has an invalid key: it ${problem}` };
+      stack.push({ value: child, path: [...path, key] });
+    }
+  }
+  return undefined;
+}
+
+/** Throws 400 `validation_failed` for what findTextProblem finds in the `where` part of a request. */
+export function checkInputText(value: unknown, where: string): void {
+  const found = findTextProblem(value);
+  if (!found) return;
+  const at = [where, ...found.path.map((segment) => segment.slice(0, 100))].join(".");
+  throw validationFailed(`invalid ${where}: ${at} ${found.message}`, { issues: [{ path: at, message: found.message }] });
+}
+
 function parseOrThrow(schema: z.ZodType, value: unknown, where: string): unknown {
+  checkInputText(value, where);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => ({
@@ -138,7 +184,9 @@ export class RouteTable {
       audited: Boolean(spec.audit),
     });
     const paramsSchema = spec.params ?? empty.catchall(z.string());
-    const querySchema = spec.query ?? z.object({}).passthrough();
+    // A route that declares no query takes none, and one that declares no body takes an
+    // empty one (or none): an ignored `?force=true` or `{"dryRun":true}` would mislead the caller.
+    const querySchema = spec.query ?? empty;
     // Authorization runs before any `before` middleware, so nothing (a multipart upload,
     // say) is read from an unauthorized request.
     const checkAccess: RequestHandler = (req, res, next) => {
@@ -152,6 +200,7 @@ export class RouteTable {
       const query = parseOrThrow(querySchema, req.query ?? {}, "query");
       let body: unknown = undefined;
       if (spec.body && spec.body !== "stream") body = parseOrThrow(spec.body, req.body ?? {}, "body");
+      else if (!spec.body && req.body !== undefined) parseOrThrow(empty, req.body, "body");
       const reply = await spec.handler({
         params: params as z.output<P>,
         query: query as z.output<Q>,
