@@ -40,12 +40,14 @@ export interface ApplyOptions {
   reportFile?: string;
   signal?: AbortSignal;
   out?: (line: string) => void;
+  /** Names this apply (state history, journal, log file); a fresh UUID by default. */
+  applyId?: string;
 }
 
 export async function applyBundle(options: ApplyOptions): Promise<ApplyReport> {
   const workdir = new WorkDir(options.workdir);
   await mkdir(workdir.root, { recursive: true, mode: 0o700 });
-  const applyId = randomUUID();
+  const applyId = options.applyId ?? randomUUID();
   const log = new ApplyLog(options.dryRun ? undefined : workdir.logFile(applyId), options.out);
   const signal = options.signal ?? new AbortController().signal;
   const report: ApplyReport = {

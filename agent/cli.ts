@@ -28,6 +28,11 @@ export async function applyCommand(args: string[], usage: string): Promise<numbe
   const stop = () => controller.abort(new Error("the agent was asked to stop"));
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  // Whoever reads our output may go away (an SSH deployment whose Ferry worker died): writes
+  // then fail with EPIPE. Dying at the next log line would cut the apply at a random point;
+  // it goes on to its end instead (the log is also in the work directory) and writes its
+  // report, which the next attempt of the deployment picks up.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
   const report = await applyBundle({
     bundle,
     workdir,

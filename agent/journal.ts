@@ -92,6 +92,14 @@ export class LockedError extends Error {
   }
 }
 
+/** The live agent process holding the work directory (an apply in progress), or null. */
+export async function lockHolder(workdir: WorkDir): Promise<ProcessId | null> {
+  const holder = await readFile(workdir.lockFile, "utf8")
+    .then((text) => JSON.parse(text) as ProcessId)
+    .catch(() => null);
+  return holder && isAlive(holder) ? holder : null;
+}
+
 /**
  * Takes the work directory for this process. A lock left by a dead process (same pid but
  * another start time counts as dead) is taken over; a live holder makes this throw.

@@ -5,11 +5,14 @@
  * `apply`) while streaming step events and log lines every ~500 ms → a final post with the
  * status and the apply report → heartbeat again. Network errors back off 1 s … 30 s.
  * No heartbeat is sent while applying: a heartbeat hands the running deployment out again.
+ * That is also how a restarted agent gets back the deployment it was working on; what it
+ * then does (replay, or only report) is decided in deployment-record.ts.
  */
 import { randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { applyBundle } from "./apply.js";
+import { DeploymentRecords, outcomeOf } from "./deployment-record.js";
 import { downloadBundle, DownloadRejected, type BundleRef } from "./download.js";
 import { AGENT_VERSION, inventoryOf, type ApplyReport } from "./report.js";
 import { WorkDir } from "./state.js";
@@ -111,9 +114,10 @@ export class OnlineAgent {
   }
 
   private async heartbeat(): Promise<DeployAction | null> {
-    const inventory = inventoryOf(await new WorkDir(this.opts.workdir).readState());
+    const workdir = new WorkDir(this.opts.workdir);
+    const inventory = inventoryOf(await workdir.readState());
     const wait = this.opts.waitSeconds ?? 30;
-    const response = await this.request("POST", `/api/v1/agent/heartbeat?wait=${wait}`, { agentVersion: AGENT_VERSION, inventory });
+    const response = await this.request("POST", `/api/v1/agent/heartbeat?wait=${wait}`, { agentVersion: AGENT_VERSION, agentId: await workdir.agentId(), inventory });
     if (response.status === 204) return null;
     const text = await response.text();
     if (!response.ok) {
@@ -128,6 +132,16 @@ export class OnlineAgent {
   private async deploy(action: DeployAction): Promise<string> {
     const events = new EventStream(this, action.deploymentId);
     this.say(`deployment ${action.deploymentId}: ${action.kind} ${action.release.product} ${action.release.version}`);
+    const records = new DeploymentRecords(new WorkDir(this.opts.workdir));
+    const earlier = await records.earlierOutcome(action.deploymentId);
+    if (earlier) {
+      const line = `deployment ${action.deploymentId} was already applied here (${earlier.status}); reporting that result instead of applying again`;
+      this.say(line);
+      events.log("agent", line);
+      await events.finish(earlier.status, earlier.error, earlier.report);
+      await records.delivered(action.deploymentId);
+      return earlier.status;
+    }
     let bundleFile: string;
     for (;;) {
       try {
@@ -154,24 +168,27 @@ export class OnlineAgent {
     try {
       await events.post({ events: [], status: "running" });
       events.start();
+      const applyId = await records.starting(action.deploymentId);
       report = await applyBundle({
         bundle: bundleFile,
         workdir: this.opts.workdir,
         varsFile,
         keyFile: this.opts.keyFile,
         signal: controller.signal,
+        applyId,
         out: (line) => {
           process.stdout.write(line);
           events.line(line);
         },
       });
+      await records.ended(action.deploymentId, applyId, report);
     } finally {
       this.opts.signal.removeEventListener("abort", stop);
       await rm(varsFile, { force: true });
     }
-    const status = report.result === "succeeded" || report.result === "rolled_back" ? report.result : "failed";
-    const error = status === "succeeded" ? undefined : (report.error?.message ?? `apply ended ${report.result}`);
-    await events.finish(status, error, report.bundle ? report : undefined);
+    const { status, error, report: sent } = outcomeOf(report);
+    await events.finish(status, error, sent);
+    await records.delivered(action.deploymentId);
     this.say(`deployment ${action.deploymentId} ${status}`);
     return status;
   }

@@ -4,6 +4,10 @@
  *   <workdir>/state.json            what the site runs: release, components, artifacts, files
  *   <workdir>/journal.json          the apply in progress (absent when none); see journal.ts
  *   <workdir>/lock                  pid + start time of the agent holding the directory
+ *   <workdir>/agent-id              the online agent's id, sent with every heartbeat (the
+ *                                   server gives a running deployment back only to it)
+ *   <workdir>/deployments/<id>.json what the online agent did for a deployment until the
+ *                                   server has the result (deployment-record.ts)
  *   <workdir>/blobs/sha256/<hex>    artifacts the site holds, content-addressed, so an
  *                                   incremental bundle can leave unchanged ones out
  *   <workdir>/components/<name>/    the installed descriptor: service.yml, pipelines.json,
@@ -13,7 +17,8 @@
  *
  * state.json changes only when an apply ends, in one atomic write (writeFileAtomic).
  */
-import { readFile, readdir, rm } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "./fsutil.js";
 import type { ReleaseRef } from "./manifest.js";
@@ -78,6 +83,17 @@ export class WorkDir {
   }
   logFile(applyId: string) {
     return path.join(this.root, "logs", `${applyId}.jsonl`);
+  }
+
+  /** The online agent's id, created on first use and kept: an agent restarted on this directory is the same agent. */
+  async agentId(): Promise<string> {
+    const file = path.join(this.root, "agent-id");
+    const existing = (await readFile(file, "utf8").catch(() => "")).trim();
+    if (/^[A-Za-z0-9._-]{1,100}$/.test(existing)) return existing;
+    const id = randomUUID();
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(file, `${id}\n`, 0o600);
+    return id;
   }
 
   async readState(): Promise<AgentState> {
