@@ -1,8 +1,8 @@
 /**
- * Server-sent events and downloads over fetch. EventSource and plain links cannot send
- * the Authorization header, so both read the response with fetch instead.
+ * Server-sent events over fetch (EventSource cannot send the Authorization header), and
+ * downloads through short-lived download links (a plain link cannot either).
  */
-import { API_BASE, errorFromBody, getToken, notifyUnauthorized } from "./client";
+import { api, API_BASE, errorFromBody, getToken, notifyUnauthorized } from "./client";
 
 function authHeaders(): Record<string, string> {
   const token = getToken();
@@ -43,17 +43,18 @@ export async function streamEvents(path: string, onEvent: (event: string, data: 
 }
 
 /**
- * Saves a download under `filename`. The browser buffers it as a Blob (it may spill to
- * disk); for very large files the curl command shown beside the button streams instead.
+ * Downloads a file the way a browser downloads any link, streamed to disk whatever its
+ * size: the API is asked for a short-lived link to this one file (access is checked then,
+ * with the session's token), and the browser follows it; the file name comes from the
+ * server's Content-Disposition.
  */
-export async function downloadFile(path: string, filename: string): Promise<void> {
-  const response = await open(path);
-  const url = URL.createObjectURL(await response.blob());
+export async function downloadViaLink(linkPath: string, body?: unknown): Promise<void> {
+  const { url } = await api.post<{ url: string; expiresAt: string }>(linkPath, body);
   const anchor = document.createElement("a");
   anchor.href = url;
-  anchor.download = filename;
+  anchor.download = "";
+  anchor.rel = "noopener";
   document.body.appendChild(anchor);
   anchor.click();
   anchor.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 30_000);
 }

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { api, API_BASE, ApiError, pathOf } from "../api/client";
-import { downloadFile } from "../api/stream";
+import { downloadViaLink } from "../api/stream";
 import type { Artifact } from "../api/types";
 import { Link, useRouter } from "../router";
 import { hasRole, useMe } from "../session";
@@ -44,7 +44,7 @@ export function ArtifactDetailPage({ component, version, filename }: Props) {
   const onDownload = async (artifact: ArtifactInfo) => {
     setBusy(true);
     try {
-      await downloadFile(`/artifacts/${pathOf(artifact.component, artifact.version, artifact.filename)}`, artifact.filename);
+      await downloadViaLink(`/artifacts/${pathOf(artifact.component, artifact.version, artifact.filename)}/download-link`);
     } catch (error) {
       notify(error instanceof ApiError ? error.message : "The download failed.", "error");
     } finally {

@@ -7,7 +7,9 @@ import { api, pathOf } from "../api/client";
 import { ARTIFACT_KINDS, type Artifact, type Page } from "../api/types";
 import { Link, useSearchParams } from "../router";
 import { hasRole, useMe } from "../session";
-import { Badge, ErrorAlert, PageHeader, StatusBadge, formatBytes, formatDate, shortSha } from "../components/ui";
+import { Badge, PageHeader, StatusBadge, formatBytes, formatDate, shortSha } from "../components/ui";
+import { DataTable } from "../components/DataTable";
+import { useCursorStack } from "../components/Pager";
 import { useResource } from "../components/useResource";
 
 const PAGE_SIZE = 25;
@@ -26,19 +28,17 @@ export function ArtifactsPage() {
     q: params.get("q") ?? "",
   };
   const [draft, setDraft] = useState(filters);
-  const [cursors, setCursors] = useState<string[]>([]);
-  const cursor = cursors[cursors.length - 1];
   const filterKey = JSON.stringify(filters);
+  const stack = useCursorStack(filterKey);
 
   useEffect(() => {
     setDraft(filters);
-    setCursors([]);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [filterKey]);
 
   const page = useResource(
-    (signal) => api.get<Page<Artifact>>("/artifacts", { query: { ...filters, cursor, limit: PAGE_SIZE }, signal }),
-    [filterKey, cursor],
+    (signal) => api.get<Page<Artifact>>("/artifacts", { query: { ...filters, cursor: stack.cursor, limit: PAGE_SIZE }, signal }),
+    [filterKey, stack.cursor],
   );
 
   const search = (event: FormEvent) => {
@@ -102,80 +102,45 @@ export function ArtifactsPage() {
         </form>
       </section>
 
-      <ErrorAlert error={page.error} />
-      <section className="card flush" aria-labelledby="results-heading" aria-busy={page.loading}>
-        <h2 id="results-heading" className="visually-hidden">
-          Results
-        </h2>
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">File</th>
-                <th scope="col">Component</th>
-                <th scope="col">Version</th>
-                <th scope="col">Kind</th>
-                <th scope="col" className="num">
-                  Size
-                </th>
-                <th scope="col">SHA-256</th>
-                <th scope="col">Uploaded</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page.data?.items.map((artifact) => (
-                <tr key={artifact.id}>
-                  <td>
-                    <Link to={artifactHref(artifact)}>{artifact.filename}</Link>
-                  </td>
-                  <td>{artifact.component}</td>
-                  <td>{artifact.version}</td>
-                  <td>
-                    <Badge>{artifact.kind}</Badge>
-                    {artifact.sql && <StatusBadge status={artifact.sql.status} />}
-                  </td>
-                  <td className="num">{formatBytes(artifact.size)}</td>
-                  <td>
-                    <code title={artifact.sha256}>{shortSha(artifact.sha256)}</code>
-                  </td>
-                  <td>
-                    {formatDate(artifact.createdAt)}
-                    <div className="muted">{artifact.uploadedBy}</div>
-                  </td>
-                </tr>
-              ))}
-              {page.data && page.data.items.length === 0 && (
-                <tr>
-                  <td colSpan={7} className="empty">
-                    {hasFilters ? "No artifact matches these filters." : "No artifacts yet."}
-                  </td>
-                </tr>
-              )}
-              {!page.data && page.loading && (
-                <tr>
-                  <td colSpan={7} className="empty">
-                    Loading…
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
-        <nav className="pager" aria-label="Pages of artifacts">
-          <button type="button" className="btn small" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
-            Previous
-          </button>
-          <span className="muted">Page {cursors.length + 1}</span>
-          <button
-            type="button"
-            className="btn small"
-            disabled={!page.data?.nextCursor || page.loading}
-            onClick={() => page.data?.nextCursor && setCursors([...cursors, page.data.nextCursor])}
-          >
-            Next
-          </button>
-        </nav>
-      </section>
+      <DataTable
+        labelledBy="results-heading"
+        header={
+          <h2 id="results-heading" className="visually-hidden">
+            Results
+          </h2>
+        }
+        rows={page.data?.items}
+        rowKey={(artifact) => artifact.id}
+        loading={page.loading}
+        error={page.error}
+        empty={hasFilters ? "No artifact matches these filters." : "No artifacts yet."}
+        paging={{ kind: "pages", stack, nextCursor: page.data?.nextCursor, label: "Pages of artifacts" }}
+        columns={[
+          { header: "File", cell: (artifact) => <Link to={artifactHref(artifact)}>{artifact.filename}</Link> },
+          { header: "Component", cell: (artifact) => artifact.component },
+          { header: "Version", cell: (artifact) => artifact.version },
+          {
+            header: "Kind",
+            cell: (artifact) => (
+              <>
+                <Badge>{artifact.kind}</Badge>
+                {artifact.sql && <StatusBadge status={artifact.sql.status} />}
+              </>
+            ),
+          },
+          { header: "Size", numeric: true, cell: (artifact) => formatBytes(artifact.size) },
+          { header: "SHA-256", cell: (artifact) => <code title={artifact.sha256}>{shortSha(artifact.sha256)}</code> },
+          {
+            header: "Uploaded",
+            cell: (artifact) => (
+              <>
+                {formatDate(artifact.createdAt)}
+                <div className="muted">{artifact.uploadedBy}</div>
+              </>
+            ),
+          },
+        ]}
+      />
     </>
   );
 }

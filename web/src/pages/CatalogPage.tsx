@@ -4,6 +4,7 @@ import { api, ApiError } from "../api/client";
 import { Link } from "../router";
 import { hasRole, useMe } from "../session";
 import { Badge, ErrorAlert, Loading, PageHeader, formatDate } from "../components/ui";
+import { DataTable } from "../components/DataTable";
 import { useResource } from "../components/useResource";
 import { useToast } from "../components/toasts";
 
@@ -86,46 +87,34 @@ export function CatalogPage() {
       {reloadProblems && <Problems problems={reloadProblems} />}
       {catalog.data && !catalog.data.valid && <Problems problems={catalog.data.problems} />}
       {catalog.data?.loadedAt && <p className="muted">Loaded {formatDate(catalog.data.loadedAt)}. Listed in dependency order.</p>}
-      <section className="card flush" aria-label="Components" aria-busy={catalog.loading}>
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Component</th>
-                <th scope="col">Depends on</th>
-                <th scope="col">Platforms</th>
-                <th scope="col">Databases</th>
-                <th scope="col">Pipelines</th>
-              </tr>
-            </thead>
-            <tbody>
-              {catalog.data?.items.map((c) => (
-                <tr key={c.name}>
-                  <td>
-                    <Link to={`/catalog/${encodeURIComponent(c.name)}`}>{c.name}</Link>
-                    {c.description && <div className="muted">{c.description}</div>}
-                  </td>
-                  <td>{c.dependsOn.length ? c.dependsOn.join(", ") : <span className="muted">—</span>}</td>
-                  <td>
-                    {c.platforms.map((p) => (
-                      <Badge key={p}>{p}</Badge>
-                    ))}
-                  </td>
-                  <td>{c.databases.map((d) => `${d.database} (${d.dialect})`).join(", ") || <span className="muted">—</span>}</td>
-                  <td>{c.pipelines.join(", ")}</td>
-                </tr>
-              ))}
-              {catalog.data?.items.length === 0 && (
-                <tr>
-                  <td colSpan={5} className="empty">
-                    The catalog is empty.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
-      </section>
+      <DataTable
+        label="Components"
+        rows={catalog.data?.items}
+        rowKey={(c) => c.name}
+        loading={catalog.loading}
+        empty="The catalog is empty."
+        columns={[
+          {
+            header: "Component",
+            cell: (c) => (
+              <>
+                <Link to={`/catalog/${encodeURIComponent(c.name)}`}>{c.name}</Link>
+                {c.description && <div className="muted">{c.description}</div>}
+              </>
+            ),
+          },
+          { header: "Depends on", cell: (c) => (c.dependsOn.length ? c.dependsOn.join(", ") : <span className="muted">—</span>) },
+          {
+            header: "Platforms",
+            cell: (c) =>
+              c.platforms.map((p) => (
+                <Badge key={p}>{p}</Badge>
+              )),
+          },
+          { header: "Databases", cell: (c) => c.databases.map((d) => `${d.database} (${d.dialect})`).join(", ") || <span className="muted">—</span> },
+          { header: "Pipelines", cell: (c) => c.pipelines.join(", ") },
+        ]}
+      />
     </>
   );
 }

@@ -5,7 +5,8 @@ import type { Page } from "../api/types";
 import { Link } from "../router";
 import { hasRole, useMe } from "../session";
 import { CopyButton, ErrorAlert, Loading, PageHeader } from "../components/ui";
-import { Pager, useCursorStack } from "../components/Pager";
+import { DataTable } from "../components/DataTable";
+import { useCursorStack } from "../components/Pager";
 import { useResource } from "../components/useResource";
 import { useToast } from "../components/toasts";
 import { SITE_WRITERS, parseVariables, type Customer } from "./CustomersPage";
@@ -27,48 +28,34 @@ export function CustomerPage({ name }: { name: string }) {
         <Link to="/customers">← Customers</Link>
       </p>
       <PageHeader title={c.displayName ?? c.name} description={c.displayName ? c.name : undefined} />
-      <section className="card flush" aria-labelledby="sites-heading" aria-busy={sites.loading}>
-        <h2 id="sites-heading" style={{ padding: "16px 16px 0" }}>
-          Sites
-        </h2>
-        <ErrorAlert error={sites.error} />
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Site</th>
-                <th scope="col">Environment</th>
-                <th scope="col">Platform</th>
-                <th scope="col">Connectivity</th>
-                <th scope="col">Installed</th>
-              </tr>
-            </thead>
-            <tbody>
-              {sites.data?.items.map((s) => (
-                <tr key={s.id}>
-                  <td>
-                    <Link to={`/sites/${s.id}`}>{s.name}</Link>
-                  </td>
-                  <td>{s.environment}</td>
-                  <td>{s.platform}</td>
-                  <td>
-                    {s.connectivity} <AgentStatus site={s} />
-                  </td>
-                  <td>{s.installed ? `${s.installed.product} ${s.installed.version}` : <span className="muted">nothing recorded</span>}</td>
-                </tr>
-              ))}
-              {sites.data?.items.length === 0 && (
-                <tr>
-                  <td colSpan={5} className="empty">
-                    No sites yet.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
-        <Pager label="Pages of sites" stack={stack} nextCursor={sites.data?.nextCursor} loading={sites.loading} />
-      </section>
+      <DataTable
+        labelledBy="sites-heading"
+        header={
+          <h2 id="sites-heading" style={{ padding: "16px 16px 0" }}>
+            Sites
+          </h2>
+        }
+        rows={sites.data?.items}
+        rowKey={(s) => s.id}
+        loading={sites.loading}
+        error={sites.error}
+        empty="No sites yet."
+        paging={{ kind: "pages", stack, nextCursor: sites.data?.nextCursor, label: "Pages of sites" }}
+        columns={[
+          { header: "Site", cell: (s) => <Link to={`/sites/${s.id}`}>{s.name}</Link> },
+          { header: "Environment", cell: (s) => s.environment },
+          { header: "Platform", cell: (s) => s.platform },
+          {
+            header: "Connectivity",
+            cell: (s) => (
+              <>
+                {s.connectivity} <AgentStatus site={s} />
+              </>
+            ),
+          },
+          { header: "Installed", cell: (s) => (s.installed ? `${s.installed.product} ${s.installed.version}` : <span className="muted">nothing recorded</span>) },
+        ]}
+      />
       {hasRole(me, SITE_WRITERS) && <NewSiteForm customer={c.name} onCreated={sites.reload} />}
     </>
   );

@@ -5,7 +5,8 @@ import type { Page } from "../api/types";
 import { Link } from "../router";
 import { hasRole, useMe } from "../session";
 import { ErrorAlert, PageHeader, formatDate } from "../components/ui";
-import { Pager, useCursorStack } from "../components/Pager";
+import { DataTable } from "../components/DataTable";
+import { useCursorStack } from "../components/Pager";
 import { useResource } from "../components/useResource";
 import { useToast } from "../components/toasts";
 
@@ -46,42 +47,28 @@ export function CustomersPage() {
     <>
       <PageHeader title="Customers" description="Each customer has sites: the places where a release is installed." />
       <div className="grid-2">
-        <section className="card flush" aria-label="Customers" aria-busy={page.loading}>
-          <ErrorAlert error={page.error} />
-          <div className="table-wrap">
-            <table className="data">
-              <thead>
-                <tr>
-                  <th scope="col">Customer</th>
-                  <th scope="col" className="num">
-                    Sites
-                  </th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.data?.items.map((c) => (
-                  <tr key={c.id}>
-                    <td>
-                      <Link to={`/customers/${encodeURIComponent(c.name)}`}>{c.displayName ?? c.name}</Link>
-                      {c.displayName && <div className="muted">{c.name}</div>}
-                    </td>
-                    <td className="num">{c.siteCount ?? "—"}</td>
-                    <td>{formatDate(c.createdAt)}</td>
-                  </tr>
-                ))}
-                {page.data?.items.length === 0 && (
-                  <tr>
-                    <td colSpan={3} className="empty">
-                      No customers yet.
-                    </td>
-                  </tr>
-                )}
-              </tbody>
-            </table>
-          </div>
-          <Pager label="Pages of customers" stack={stack} nextCursor={page.data?.nextCursor} loading={page.loading} />
-        </section>
+        <DataTable
+          label="Customers"
+          rows={page.data?.items}
+          rowKey={(c) => c.id}
+          loading={page.loading}
+          error={page.error}
+          empty="No customers yet."
+          paging={{ kind: "pages", stack, nextCursor: page.data?.nextCursor, label: "Pages of customers" }}
+          columns={[
+            {
+              header: "Customer",
+              cell: (c) => (
+                <>
+                  <Link to={`/customers/${encodeURIComponent(c.name)}`}>{c.displayName ?? c.name}</Link>
+                  {c.displayName && <div className="muted">{c.name}</div>}
+                </>
+              ),
+            },
+            { header: "Sites", numeric: true, cell: (c) => c.siteCount ?? "—" },
+            { header: "Created", cell: (c) => formatDate(c.createdAt) },
+          ]}
+        />
         {hasRole(me, SITE_WRITERS) && (
           <form className="card" onSubmit={create} aria-labelledby="new-customer-heading">
             <h2 id="new-customer-heading">New customer</h2>

@@ -5,7 +5,8 @@ import type { Page } from "../api/types";
 import { Link, useRouter, useSearchParams } from "../router";
 import { hasRole, useMe } from "../session";
 import { Badge, ErrorAlert, PageHeader, StatusBadge, formatDate } from "../components/ui";
-import { Pager, useCursorStack } from "../components/Pager";
+import { DataTable } from "../components/DataTable";
+import { useCursorStack } from "../components/Pager";
 import { useResource } from "../components/useResource";
 
 export interface ReleaseSummary {
@@ -80,57 +81,44 @@ export function ReleasesPage() {
           </button>
         </div>
       </form>
-      <ErrorAlert error={page.error} />
-      <section className="card flush" aria-label="Releases" aria-busy={page.loading}>
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Release</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="num">
-                  Components
-                </th>
-                <th scope="col">Created</th>
-                <th scope="col">Sealed</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page.data?.items.map((r) => (
-                <tr key={`${r.product}/${r.version}`}>
-                  <td>
-                    <Link to={releaseHref(r)}>
-                      {r.product} {r.version}
-                    </Link>
-                    {r.required && (
-                      <>
-                        {" "}
-                        <Badge tone="warn">required</Badge>
-                      </>
-                    )}
-                  </td>
-                  <td>
-                    <StatusBadge status={r.status} />
-                  </td>
-                  <td className="num">{r.components.length}</td>
-                  <td>
-                    {formatDate(r.createdAt)} <span className="muted">by {r.createdBy}</span>
-                  </td>
-                  <td>{r.sealedAt ? `${formatDate(r.sealedAt)} by ${r.sealedBy ?? "?"}` : "—"}</td>
-                </tr>
-              ))}
-              {page.data?.items.length === 0 && (
-                <tr>
-                  <td colSpan={5} className="empty">
-                    No releases yet.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
-        <Pager label="Pages of releases" stack={stack} nextCursor={page.data?.nextCursor} loading={page.loading} />
-      </section>
+      <DataTable
+        label="Releases"
+        rows={page.data?.items}
+        rowKey={(r) => `${r.product}/${r.version}`}
+        loading={page.loading}
+        error={page.error}
+        empty={product || status ? "No releases match." : "No releases yet."}
+        paging={{ kind: "pages", stack, nextCursor: page.data?.nextCursor, label: "Pages of releases" }}
+        columns={[
+          {
+            header: "Release",
+            cell: (r) => (
+              <>
+                <Link to={releaseHref(r)}>
+                  {r.product} {r.version}
+                </Link>
+                {r.required && (
+                  <>
+                    {" "}
+                    <Badge tone="warn">required</Badge>
+                  </>
+                )}
+              </>
+            ),
+          },
+          { header: "Status", cell: (r) => <StatusBadge status={r.status} /> },
+          { header: "Components", numeric: true, cell: (r) => r.components.length },
+          {
+            header: "Created",
+            cell: (r) => (
+              <>
+                {formatDate(r.createdAt)} <span className="muted">by {r.createdBy}</span>
+              </>
+            ),
+          },
+          { header: "Sealed", cell: (r) => (r.sealedAt ? `${formatDate(r.sealedAt)} by ${r.sealedBy ?? "?"}` : "—") },
+        ]}
+      />
     </>
   );
 }

@@ -3,8 +3,9 @@ import { useState, type FormEvent } from "react";
 import { api } from "../api/client";
 import type { Page } from "../api/types";
 import { Link, useSearchParams } from "../router";
-import { Badge, ErrorAlert, PageHeader, StatusBadge, formatDate } from "../components/ui";
-import { Pager, useCursorStack } from "../components/Pager";
+import { Badge, PageHeader, StatusBadge, formatDate } from "../components/ui";
+import { DataTable } from "../components/DataTable";
+import { useCursorStack } from "../components/Pager";
 import { useResource } from "../components/useResource";
 import type { Finding } from "../components/SqlView";
 
@@ -75,63 +76,70 @@ export function SqlQueuePage() {
           Filter
         </button>
       </form>
-      <ErrorAlert error={page.error} />
-      <section className="card flush" aria-label="Scripts" aria-busy={page.loading}>
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Script</th>
-                <th scope="col">Component</th>
-                <th scope="col">Database</th>
-                <th scope="col">Type</th>
-                <th scope="col">Findings</th>
-                <th scope="col">Status</th>
-                <th scope="col">Uploaded</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page.data?.items.map((s) => (
-                <tr key={s.id}>
-                  <td>
-                    <Link to={`/sql/${encodeURIComponent(s.id)}`}>{s.filename}</Link>
-                    {s.description && <div className="muted">{s.description}</div>}
-                  </td>
-                  <td>
-                    {s.component} <span className="muted">{s.version}</span>
-                  </td>
-                  <td>
-                    {s.database} <span className="muted">({s.dialect})</span>
-                  </td>
-                  <td>
-                    {s.type}
-                    {s.orderVersion && <span className="muted"> {s.orderVersion}</span>}
-                  </td>
-                  <td>
-                    <FindingCounts counts={s.findingCounts} />
-                  </td>
-                  <td>
-                    <StatusBadge status={s.status} />
-                    {s.status === "approved" && !s.approvalValid && <Badge tone="danger">content changed</Badge>}
-                  </td>
-                  <td>
-                    {formatDate(s.createdAt)}
-                    <div className="muted">{s.uploadedBy}</div>
-                  </td>
-                </tr>
-              ))}
-              {page.data?.items.length === 0 && (
-                <tr>
-                  <td colSpan={7} className="empty">
-                    {status === "pending" ? "Nothing waits for review." : "No scripts here."}
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
-        <Pager label="Pages of scripts" stack={stack} nextCursor={page.data?.nextCursor} loading={page.loading} />
-      </section>
+      <DataTable
+        label="Scripts"
+        rows={page.data?.items}
+        rowKey={(s) => s.id}
+        loading={page.loading}
+        error={page.error}
+        empty={status === "pending" ? "Nothing waits for review." : "No scripts here."}
+        paging={{ kind: "pages", stack, nextCursor: page.data?.nextCursor, label: "Pages of scripts" }}
+        columns={[
+          {
+            header: "Script",
+            cell: (s) => (
+              <>
+                <Link to={`/sql/${encodeURIComponent(s.id)}`}>{s.filename}</Link>
+                {s.description && <div className="muted">{s.description}</div>}
+              </>
+            ),
+          },
+          {
+            header: "Component",
+            cell: (s) => (
+              <>
+                {s.component} <span className="muted">{s.version}</span>
+              </>
+            ),
+          },
+          {
+            header: "Database",
+            cell: (s) => (
+              <>
+                {s.database} <span className="muted">({s.dialect})</span>
+              </>
+            ),
+          },
+          {
+            header: "Type",
+            cell: (s) => (
+              <>
+                {s.type}
+                {s.orderVersion && <span className="muted"> {s.orderVersion}</span>}
+              </>
+            ),
+          },
+          { header: "Findings", cell: (s) => <FindingCounts counts={s.findingCounts} /> },
+          {
+            header: "Status",
+            cell: (s) => (
+              <>
+                <StatusBadge status={s.status} />
+                {s.status === "approved" && !s.approvalValid && <Badge tone="danger">content changed</Badge>}
+              </>
+            ),
+          },
+          {
+            header: "Uploaded",
+            cell: (s) => (
+              <>
+                {formatDate(s.createdAt)}
+                <div className="muted">{s.uploadedBy}</div>
+              </>
+            ),
+          },
+        ]}
+      />
     </>
   );
 }

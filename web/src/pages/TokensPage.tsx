@@ -1,11 +1,12 @@
 /** API tokens for CI and scripts: created and shown once, listed, revoked. */
 import { useState, type FormEvent } from "react";
 import { api } from "../api/client";
-import type { ApiToken, CreatedToken, ItemList, Role } from "../api/types";
+import type { ApiToken, CreatedToken, Page, Role } from "../api/types";
 import { useSearchParams } from "../router";
 import { hasRole, useMe } from "../session";
 import { CopyButton, ErrorAlert, PageHeader, RoleBadges, RolePicker, StatusBadge, formatDate } from "../components/ui";
-import { useResource } from "../components/useResource";
+import { DataTable } from "../components/DataTable";
+import { useCursorList } from "../components/useCursorList";
 import { useToast } from "../components/toasts";
 
 function tokenStatus(token: ApiToken): string {
@@ -20,7 +21,11 @@ export function TokensPage() {
   const isAdmin = hasRole(me, ["admin"]);
   const [params, setParams] = useSearchParams();
   const showAll = isAdmin && params.get("all") === "true";
-  const tokens = useResource((signal) => api.get<ItemList<ApiToken>>("/tokens", { query: { all: showAll ? "true" : undefined }, signal }), [showAll]);
+  const tokens = useCursorList(
+    (page, signal) => api.get<Page<ApiToken>>("/tokens", { query: { all: showAll ? "true" : undefined, ...page }, signal }),
+    [showAll],
+    { maxLimit: 500 },
+  );
 
   const [name, setName] = useState("");
   const [roles, setRoles] = useState<Role[]>([]);
@@ -101,73 +106,49 @@ export function TokensPage() {
         )}
       </div>
 
-      <ErrorAlert error={tokens.error} />
-      <section className="card flush" aria-labelledby="tokens-heading" aria-busy={tokens.loading}>
-        <div className="row" style={{ padding: "16px 16px 8px" }}>
-          <h2 id="tokens-heading" style={{ margin: 0 }}>
-            {showAll ? "Everyone's tokens" : "Your tokens"}
-          </h2>
-          <span className="spacer" />
-          {isAdmin && (
-            <label className="row">
-              <input type="checkbox" checked={showAll} onChange={(e) => setParams({ all: e.target.checked ? "true" : undefined })} />
-              Show everyone's tokens
-            </label>
-          )}
-        </div>
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                {showAll && <th scope="col">Owner</th>}
-                <th scope="col">Roles</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.data?.items.map((token) => {
-                const status = tokenStatus(token);
-                return (
-                  <tr key={token.id} data-token-name={token.name}>
-                    <td>{token.name}</td>
-                    {showAll && <td>{token.owner}</td>}
-                    <td>
-                      <RoleBadges roles={token.roles} />
-                    </td>
-                    <td>
-                      <StatusBadge status={status} />
-                    </td>
-                    <td>{formatDate(token.createdAt)}</td>
-                    <td>{token.expiresAt ? formatDate(token.expiresAt) : "never"}</td>
-                    <td>{formatDate(token.lastUsedAt)}</td>
-                    <td>
-                      {status !== "revoked" && (
-                        <button type="button" className="btn danger small" onClick={() => revoke(token)} aria-label={`Revoke ${token.name}`}>
-                          Revoke
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-              {tokens.data?.items.length === 0 && (
-                <tr>
-                  <td colSpan={showAll ? 8 : 7} className="empty">
-                    No tokens yet.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
-      </section>
+      <DataTable
+        labelledBy="tokens-heading"
+        header={
+          <div className="row" style={{ padding: "16px 16px 8px" }}>
+            <h2 id="tokens-heading" style={{ margin: 0 }}>
+              {showAll ? "Everyone's tokens" : "Your tokens"}
+            </h2>
+            <span className="spacer" />
+            {isAdmin && (
+              <label className="row">
+                <input type="checkbox" checked={showAll} onChange={(e) => setParams({ all: e.target.checked ? "true" : undefined })} />
+                Show everyone's tokens
+              </label>
+            )}
+          </div>
+        }
+        rows={tokens.items}
+        rowKey={(token) => token.id}
+        rowProps={(token) => ({ "data-token-name": token.name })}
+        loading={tokens.loading}
+        error={tokens.error}
+        empty="No tokens yet."
+        paging={{ kind: "more", list: tokens, noun: "tokens" }}
+        columns={[
+          { header: "Name", cell: (token) => token.name },
+          showAll && { header: "Owner", cell: (token) => token.owner },
+          { header: "Roles", cell: (token) => <RoleBadges roles={token.roles} /> },
+          { header: "Status", cell: (token) => <StatusBadge status={tokenStatus(token)} /> },
+          { header: "Created", cell: (token) => formatDate(token.createdAt) },
+          { header: "Expires", cell: (token) => (token.expiresAt ? formatDate(token.expiresAt) : "never") },
+          { header: "Last used", cell: (token) => formatDate(token.lastUsedAt) },
+          {
+            header: "Actions",
+            hiddenHeader: true,
+            cell: (token) =>
+              tokenStatus(token) !== "revoked" && (
+                <button type="button" className="btn danger small" onClick={() => revoke(token)} aria-label={`Revoke ${token.name}`}>
+                  Revoke
+                </button>
+              ),
+          },
+        ]}
+      />
     </>
   );
 }

@@ -1,14 +1,15 @@
 /** Users and their roles (admin only). */
 import { useState, type FormEvent } from "react";
 import { api } from "../api/client";
-import type { ItemList, Role, User } from "../api/types";
+import type { Page, Role, User } from "../api/types";
 import { ErrorAlert, PageHeader, RoleBadges, RolePicker, StatusBadge, formatDate } from "../components/ui";
-import { useResource } from "../components/useResource";
+import { DataTable } from "../components/DataTable";
+import { useCursorList } from "../components/useCursorList";
 import { useToast } from "../components/toasts";
 
 export function UsersPage() {
   const { notify } = useToast();
-  const users = useResource((signal) => api.get<ItemList<User>>("/users", { signal }), []);
+  const users = useCursorList((page, signal) => api.get<Page<User>>("/users", { query: { ...page }, signal }), [], { maxLimit: 500 });
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [roles, setRoles] = useState<Role[]>([]);
@@ -37,38 +38,26 @@ export function UsersPage() {
     <>
       <PageHeader title="Users" description="People who sign in to Ferry. Roles decide what each may do." />
       <div className="grid-2">
-        <section className="card flush" aria-labelledby="users-heading" aria-busy={users.loading}>
-          <h2 id="users-heading" style={{ padding: "16px 16px 0" }}>
-            All users
-          </h2>
-          <ErrorAlert error={users.error} />
-          <div className="table-wrap">
-            <table className="data">
-              <thead>
-                <tr>
-                  <th scope="col">Username</th>
-                  <th scope="col">Roles</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                {users.data?.items.map((user) => (
-                  <tr key={user.id}>
-                    <td>{user.username}</td>
-                    <td>
-                      <RoleBadges roles={user.roles} />
-                    </td>
-                    <td>
-                      <StatusBadge status={user.disabled ? "disabled" : "active"} />
-                    </td>
-                    <td>{formatDate(user.createdAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </section>
+        <DataTable
+          labelledBy="users-heading"
+          header={
+            <h2 id="users-heading" style={{ padding: "16px 16px 0" }}>
+              All users
+            </h2>
+          }
+          rows={users.items}
+          rowKey={(user) => user.id}
+          loading={users.loading}
+          error={users.error}
+          empty="No users."
+          paging={{ kind: "more", list: users, noun: "users" }}
+          columns={[
+            { header: "Username", cell: (user) => user.username },
+            { header: "Roles", cell: (user) => <RoleBadges roles={user.roles} /> },
+            { header: "Status", cell: (user) => <StatusBadge status={user.disabled ? "disabled" : "active"} /> },
+            { header: "Created", cell: (user) => formatDate(user.createdAt) },
+          ]}
+        />
 
         <form className="card" onSubmit={create} aria-labelledby="new-user-heading">
           <h2 id="new-user-heading">New user</h2>

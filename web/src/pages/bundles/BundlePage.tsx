@@ -1,7 +1,7 @@
 /** One bundle: live build progress (server-sent events), download, parts and manifest. */
 import { useEffect, useState } from "react";
 import { api, API_BASE } from "../../api/client";
-import { downloadFile, streamEvents } from "../../api/stream";
+import { downloadViaLink, streamEvents } from "../../api/stream";
 import { Link } from "../../router";
 import { CopyButton, ErrorAlert, Loading, PageHeader, StatusBadge, formatBytes, formatDate } from "../../components/ui";
 import { useToast } from "../../components/toasts";
@@ -63,7 +63,7 @@ export function BundlePage({ id }: { id: string }) {
   const download = async (part?: number) => {
     setDownloading(true);
     try {
-      await downloadFile(part ? `${downloadPath}?part=${part}` : downloadPath, part ? `${bundleFilename(b)}.part${part}` : bundleFilename(b));
+      await downloadViaLink(`/bundles/${encodeURIComponent(b.id)}/download-link`, part ? { part } : undefined);
     } catch (err) {
       notify((err as Error).message, "error");
     } finally {

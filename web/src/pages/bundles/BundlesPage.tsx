@@ -1,10 +1,11 @@
-/** Recent bundles, newest first, filtered by status. */
+/** Bundles, newest first, filtered by status; more load on demand. */
 import { api } from "../../api/client";
-import type { ItemList } from "../../api/types";
+import type { Page } from "../../api/types";
 import { Link, useSearchParams } from "../../router";
 import { hasRole, useMe } from "../../session";
-import { ErrorAlert, PageHeader, StatusBadge, formatBytes, formatDate } from "../../components/ui";
-import { useResource } from "../../components/useResource";
+import { PageHeader, StatusBadge, formatBytes, formatDate } from "../../components/ui";
+import { DataTable } from "../../components/DataTable";
+import { useCursorList } from "../../components/useCursorList";
 import type { Bundle } from "./BundlePage";
 
 export const BUNDLE_BUILDERS = ["delivery", "admin"] as const;
@@ -13,7 +14,7 @@ export function BundlesPage() {
   const me = useMe();
   const [params, setParams] = useSearchParams();
   const status = params.get("status") ?? "";
-  const bundles = useResource((signal) => api.get<ItemList<Bundle>>("/bundles", { query: { status, limit: 100 }, signal }), [status]);
+  const bundles = useCursorList((page, signal) => api.get<Page<Bundle>>("/bundles", { query: { status, ...page }, signal }), [status]);
 
   return (
     <>
@@ -38,51 +39,37 @@ export function BundlesPage() {
             </option>
           ))}
         </select>
-        <span className="muted">The newest 100 are shown.</span>
       </div>
-      <ErrorAlert error={bundles.error} />
-      <section className="card flush" aria-label="Bundles" aria-busy={bundles.loading}>
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Bundle</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="num">
-                  Size
-                </th>
-                <th scope="col">Requested</th>
-              </tr>
-            </thead>
-            <tbody>
-              {bundles.data?.items.map((b) => (
-                <tr key={b.id}>
-                  <td>
-                    <Link to={`/bundles/${b.id}`}>
-                      {b.release.product} {b.release.version}
-                      {b.from ? ` from ${b.from}` : " (full)"}
-                    </Link>
-                  </td>
-                  <td>
-                    <StatusBadge status={b.status} />
-                  </td>
-                  <td className="num">{b.size === null ? "—" : formatBytes(b.size)}</td>
-                  <td>
-                    {formatDate(b.createdAt)} <span className="muted">by {b.createdBy}</span>
-                  </td>
-                </tr>
-              ))}
-              {bundles.data?.items.length === 0 && (
-                <tr>
-                  <td colSpan={4} className="empty">
-                    No bundles yet.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
-      </section>
+      <DataTable
+        label="Bundles"
+        rows={bundles.items}
+        rowKey={(b) => b.id}
+        loading={bundles.loading}
+        error={bundles.error}
+        empty={status ? "No bundles match." : "No bundles yet."}
+        paging={{ kind: "more", list: bundles, noun: "bundles" }}
+        columns={[
+          {
+            header: "Bundle",
+            cell: (b) => (
+              <Link to={`/bundles/${b.id}`}>
+                {b.release.product} {b.release.version}
+                {b.from ? ` from ${b.from}` : " (full)"}
+              </Link>
+            ),
+          },
+          { header: "Status", cell: (b) => <StatusBadge status={b.status} /> },
+          { header: "Size", numeric: true, cell: (b) => (b.size === null ? "—" : formatBytes(b.size)) },
+          {
+            header: "Requested",
+            cell: (b) => (
+              <>
+                {formatDate(b.createdAt)} <span className="muted">by {b.createdBy}</span>
+              </>
+            ),
+          },
+        ]}
+      />
     </>
   );
 }

@@ -1,8 +1,10 @@
-/** Recent deployments, newest first, filtered by status (and by site when reached from one). */
+/** Deployments, newest first, filtered by status (and by site when reached from one); more load on demand. */
 import { api } from "../../api/client";
-import type { ItemList, Page } from "../../api/types";
+import type { Page } from "../../api/types";
 import { Link, useSearchParams } from "../../router";
-import { Badge, ErrorAlert, PageHeader, StatusBadge, formatDate } from "../../components/ui";
+import { Badge, PageHeader, StatusBadge, formatDate } from "../../components/ui";
+import { DataTable } from "../../components/DataTable";
+import { useCursorList } from "../../components/useCursorList";
 import { useResource } from "../../components/useResource";
 import type { Site } from "../SitePage";
 import { DEPLOYMENT_STATUSES, type Deployment } from "./types";
@@ -18,7 +20,7 @@ export function DeploymentsPage() {
   const status = params.get("status") ?? "";
   const site = params.get("site") ?? "";
   const names = useSiteNames();
-  const deployments = useResource((signal) => api.get<ItemList<Deployment>>("/deployments", { query: { status, site, limit: 100 }, signal }), [status, site]);
+  const deployments = useCursorList((page, signal) => api.get<Page<Deployment>>("/deployments", { query: { status, site, ...page }, signal }), [status, site]);
 
   return (
     <>
@@ -41,54 +43,37 @@ export function DeploymentsPage() {
             </button>
           </span>
         )}
-        <span className="muted">The newest 100 are shown.</span>
       </div>
-      <ErrorAlert error={deployments.error} />
-      <section className="card flush" aria-label="Deployments" aria-busy={deployments.loading}>
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Deployment</th>
-                <th scope="col">Site</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Status</th>
-                <th scope="col">Started</th>
-              </tr>
-            </thead>
-            <tbody>
-              {deployments.data?.items.map((d) => (
-                <tr key={d.id}>
-                  <td>
-                    <Link to={`/deployments/${d.id}`}>
-                      {d.release.product} {d.release.version}
-                    </Link>
-                  </td>
-                  <td>
-                    <Link to={`/sites/${encodeURIComponent(d.site)}`}>{names.get(d.site) ?? d.site.slice(0, 8)}</Link>
-                  </td>
-                  <td>
-                    <Badge>{d.kind}</Badge>
-                  </td>
-                  <td>
-                    <StatusBadge status={d.status} />
-                  </td>
-                  <td>
-                    {formatDate(d.createdAt)} <span className="muted">by {d.createdBy}</span>
-                  </td>
-                </tr>
-              ))}
-              {deployments.data?.items.length === 0 && (
-                <tr>
-                  <td colSpan={5} className="empty">
-                    No deployments match.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
-      </section>
+      <DataTable
+        label="Deployments"
+        rows={deployments.items}
+        rowKey={(d) => d.id}
+        loading={deployments.loading}
+        error={deployments.error}
+        empty="No deployments match."
+        paging={{ kind: "more", list: deployments, noun: "deployments" }}
+        columns={[
+          {
+            header: "Deployment",
+            cell: (d) => (
+              <Link to={`/deployments/${d.id}`}>
+                {d.release.product} {d.release.version}
+              </Link>
+            ),
+          },
+          { header: "Site", cell: (d) => <Link to={`/sites/${encodeURIComponent(d.site)}`}>{names.get(d.site) ?? d.site.slice(0, 8)}</Link> },
+          { header: "Kind", cell: (d) => <Badge>{d.kind}</Badge> },
+          { header: "Status", cell: (d) => <StatusBadge status={d.status} /> },
+          {
+            header: "Started",
+            cell: (d) => (
+              <>
+                {formatDate(d.createdAt)} <span className="muted">by {d.createdBy}</span>
+              </>
+            ),
+          },
+        ]}
+      />
     </>
   );
 }

@@ -1,7 +1,9 @@
 /**
- * Start a deployment to one site: pick a sealed release. Whether it is an install, an
- * upgrade or a rollback is the server's call (from what the site runs); the deployment
- * page it leads to shows which.
+ * Start a deployment to one site: pick a sealed release and, optionally, the bundle's base
+ * (`from`: what the site runs, or a release of the same product) and a subset of services
+ * (`components`; their dependencies are added). Whether it is an install, an upgrade or a
+ * rollback is the server's call (from what the site runs); the plan preview and the
+ * deployment page it leads to show which.
  */
 import { useState, type FormEvent } from "react";
 import { api } from "../../api/client";
@@ -10,9 +12,12 @@ import { Link, useRouter, useSearchParams } from "../../router";
 import { ErrorAlert, Loading, PageHeader } from "../../components/ui";
 import { useResource } from "../../components/useResource";
 import { useToast } from "../../components/toasts";
+import { PlanView, type BundlePlan } from "../bundles/PlanView";
 import type { ReleaseSummary } from "../ReleasesPage";
 import type { Site } from "../SitePage";
 import { deploymentTitle, type Deployment } from "./types";
+
+type BaseMode = "default" | "installed" | "version";
 
 export function StartDeploymentPage() {
   const [params] = useSearchParams();
@@ -22,6 +27,11 @@ export function StartDeploymentPage() {
   const site = useResource((signal) => (siteId ? api.get<Site>(`/sites/${encodeURIComponent(siteId)}`, { signal }) : Promise.reject(new Error("Open this page from a site."))), [siteId]);
   const releases = useResource((signal) => api.get<Page<ReleaseSummary>>("/releases", { query: { status: "sealed", limit: 200 }, signal }), []);
   const [choice, setChoice] = useState("");
+  const [baseMode, setBaseMode] = useState<BaseMode>("default");
+  const [fromVersion, setFromVersion] = useState("");
+  const [picked, setPicked] = useState<string[]>([]);
+  const [plan, setPlan] = useState<BundlePlan>();
+  const [busy, setBusy] = useState(false);
   const [submitting, setSubmitting] = useState(false);
   const [error, setError] = useState<unknown>();
 
@@ -30,19 +40,49 @@ export function StartDeploymentPage() {
   const s = site.data;
   // The site's own product first: that is what is normally deployed to it.
   const sealed = [...(releases.data?.items ?? [])].sort((a, b) => Number(b.product === s.installed?.product) - Number(a.product === s.installed?.product));
+  const release = sealed.find((r) => `${r.product}@${r.version}` === choice);
+  const sameProduct = sealed.filter((r) => release && r.product === release.product && r.version !== release.version);
+  const from = baseMode === "installed" ? "installed" : baseMode === "version" ? fromVersion || undefined : undefined;
+  const incomplete = !release || (baseMode === "version" && !fromVersion);
+
+  const changed = () => {
+    setPlan(undefined);
+    setError(undefined);
+  };
+
+  const preview = async () => {
+    if (!release) return;
+    setBusy(true);
+    changed();
+    try {
+      const query = { product: release.product, version: release.version, from, components: picked.length ? picked.join(",") : undefined };
+      setPlan(await api.get<BundlePlan>(`/sites/${encodeURIComponent(s.id)}/plan`, { query }));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const release = sealed.find((r) => `${r.product}@${r.version}` === choice);
     if (!release) return;
+    setBusy(true);
     setSubmitting(true);
     setError(undefined);
     try {
-      const started = await api.post<Deployment>("/deployments", { site: s.id, release: { product: release.product, version: release.version } });
+      const body = {
+        site: s.id,
+        release: { product: release.product, version: release.version },
+        ...(from ? { from } : {}),
+        ...(picked.length ? { components: picked } : {}),
+      };
+      const started = await api.post<Deployment>("/deployments", body);
       notify(`${deploymentTitle(started)} started on ${s.name}`);
       navigate(`/deployments/${started.id}`);
     } catch (err) {
       setError(err);
+      setBusy(false);
       setSubmitting(false);
     }
   };
@@ -55,7 +95,7 @@ export function StartDeploymentPage() {
         </Link>
       </p>
       <PageHeader title={`Deploy to ${s.customer} / ${s.name}`} description={`${s.environment} · ${s.connectivity} · runs ${s.installed ? `${s.installed.product} ${s.installed.version}` : "nothing recorded"}`} />
-      <ErrorAlert error={error ?? releases.error} />
+      <ErrorAlert error={releases.error} />
       <section className="card" aria-labelledby="start-heading">
         <h2 id="start-heading">Release</h2>
         {s.connectivity === "offline" ? (
@@ -66,7 +106,7 @@ export function StartDeploymentPage() {
           <form onSubmit={submit}>
             <div className="field">
               <label htmlFor="deploy-release">Sealed release</label>
-              <select id="deploy-release" value={choice} onChange={(e) => setChoice(e.target.value)} required style={{ maxWidth: 360 }}>
+              <select id="deploy-release" value={choice} onChange={(e) => (setChoice(e.target.value), setPicked([]), setFromVersion(""), changed())} required style={{ maxWidth: 360 }}>
                 <option value="">Choose a release…</option>
                 {sealed.map((r) => (
                   <option key={`${r.product}@${r.version}`} value={`${r.product}@${r.version}`}>
@@ -77,12 +117,72 @@ export function StartDeploymentPage() {
               </select>
               <p className="hint">Install, upgrade or rollback follows from what the site runs now.</p>
             </div>
-            <button type="submit" className="btn primary" disabled={!choice || submitting}>
-              {submitting ? "Starting…" : "Start deployment"}
-            </button>
+
+            <fieldset>
+              <legend>Bundle base</legend>
+              <div className="checks">
+                <label>
+                  <input type="radio" name="base" value="default" checked={baseMode === "default"} onChange={() => (setBaseMode("default"), changed())} />
+                  Ferry decides (incremental from what the site runs for an upgrade, full otherwise)
+                </label>
+                <label>
+                  <input type="radio" name="base" value="installed" checked={baseMode === "installed"} onChange={() => (setBaseMode("installed"), changed())} />
+                  Incremental from what the site runs{s.installed?.version ? ` (${s.installed.product} ${s.installed.version})` : ""}
+                </label>
+                <label>
+                  <input type="radio" name="base" value="version" checked={baseMode === "version"} onChange={() => (setBaseMode("version"), changed())} />
+                  Incremental from a release
+                </label>
+              </div>
+              {baseMode === "version" && (
+                <div className="field" style={{ marginTop: 12, maxWidth: 320 }}>
+                  <label htmlFor="deploy-from">Base release</label>
+                  <select id="deploy-from" value={fromVersion} onChange={(e) => (setFromVersion(e.target.value), changed())} disabled={!release}>
+                    <option value="">{release ? "Pick a base…" : "Choose a release first"}</option>
+                    {sameProduct.map((r) => (
+                      <option key={r.version} value={r.version}>
+                        {r.product} {r.version}
+                      </option>
+                    ))}
+                  </select>
+                </div>
+              )}
+            </fieldset>
+
+            {release && (
+              <fieldset>
+                <legend>Services (none picked: all of the release)</legend>
+                <div className="checks">
+                  {release.components.map((c) => (
+                    <label key={c.name}>
+                      <input
+                        type="checkbox"
+                        name="components"
+                        value={c.name}
+                        checked={picked.includes(c.name)}
+                        onChange={(e) => (setPicked(e.target.checked ? [...picked, c.name] : picked.filter((n) => n !== c.name)), changed())}
+                      />
+                      {c.name} {c.version}
+                    </label>
+                  ))}
+                </div>
+                <p className="hint">Services they depend on are added.</p>
+              </fieldset>
+            )}
+
+            <ErrorAlert error={error} />
+            <div className="row" style={{ marginTop: 16 }}>
+              <button type="button" className="btn" onClick={preview} disabled={busy || incomplete}>
+                Preview plan
+              </button>
+              <button type="submit" className="btn primary" disabled={busy || incomplete}>
+                {submitting ? "Starting…" : "Start deployment"}
+              </button>
+            </div>
           </form>
         )}
       </section>
+      {plan && <PlanView plan={plan} />}
     </>
   );
 }
