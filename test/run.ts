@@ -48,18 +48,24 @@ function runNodeTests(label: string, files: string[], env: Record<string, string
   const args = ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", "--test-timeout=900000", ...files];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
-    let tail = "";
+    // The spec reporter's summary ("ℹ pass N", "ℹ fail N", "ℹ cancelled N") comes before its
+    // list of failures, which can be long: read every line as it passes, not a tail.
+    const summary = { pass: 0, fail: 0, cancelled: 0 };
+    let partial = "";
     child.stdout.on("data", (chunk: Buffer) => {
       process.stdout.write(chunk);
-      tail = (tail + chunk.toString("utf8")).slice(-4000);
+      const lines = (partial + chunk.toString("utf8")).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) {
+        const match = /^ℹ (pass|fail|cancelled) (\d+)$/.exec(line.trim());
+        if (match) summary[match[1] as keyof typeof summary] = Number(match[2]);
+      }
     });
     child.on("close", (code) => {
-      // The spec reporter closes with "ℹ pass N" and "ℹ fail N".
-      const passed = Number(/pass (\d+)/.exec(tail.split("\n").filter((l) => /^ℹ pass \d+/.test(l.trim())).pop() ?? "")?.[1] ?? 0);
-      const failedLine = tail.split("\n").filter((l) => /^ℹ fail \d+/.test(l.trim())).pop();
-      let failed = Number(/fail (\d+)/.exec(failedLine ?? "")?.[1] ?? 0);
+      // A cancelled test (a file that timed out) is a failure too.
+      let failed = summary.fail + summary.cancelled;
       if (code !== 0 && failed === 0) failed = 1; // the runner itself failed (a crash, a file that did not load)
-      resolve({ passed, failed });
+      resolve({ passed: summary.pass, failed });
     });
   });
 }

@@ -1,9 +1,17 @@
-/** Runs `ferry server` as a separate OS process (for crash and multi-process tests). */
+/**
+ * Runs `ferry server` as a separate OS process (for crash and multi-process tests), the way
+ * `npm start` and the image do: the compiled server (scripts/build.mjs), built once per test
+ * process from the current sources, with the same node flags.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 
 const root = path.resolve(import.meta.dirname, "../..");
+/** As in package.json `start` and docker/Dockerfile. */
+export const SERVER_NODE_FLAGS = ["--max-semi-space-size=4"];
 export const TEST_ADMIN_PASSWORD = "admin-password-for-tests";
 
 export interface FerryProcess {
@@ -27,9 +35,27 @@ export function freePort(): Promise<number> {
   });
 }
 
+let built: Promise<string> | undefined;
+
+/** dist/ferry.js built into a directory of this process's own (inside the project, so node_modules resolve), removed at exit. */
+export function builtFerryCli(): Promise<string> {
+  return (built ??= (async () => {
+    const cache = path.join(root, "node_modules", ".cache");
+    mkdirSync(cache, { recursive: true });
+    const outdir = mkdtempSync(path.join(cache, "ferry-test-build-"));
+    process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
+    const buildScript = pathToFileURL(path.join(root, "scripts/build.mjs")).href;
+    const { buildServer } = (await import(buildScript)) as { buildServer(outdir: string): Promise<string[]> };
+    await buildServer(outdir);
+    return path.join(outdir, "ferry.js");
+  })());
+}
+
+/** `env.PORT` keeps a port across restarts (a process started again where clients expect it); otherwise a free one. */
 export async function startFerryProcess(env: Record<string, string>, args: string[] = ["server"]): Promise<FerryProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "server/cli/main.ts"), ...args], {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const cli = await builtFerryCli();
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, cli, ...args], {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", FERRY_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { loadConfig } from "../../server/config.js";
-import { createLogger } from "../../server/logger.js";
+import { createLogger, type Logger } from "../../server/logger.js";
 import { startServer, type RunningServer } from "../../server/server.js";
 import type { Role } from "../../server/auth/actor.js";
 import { createBucket, startS3 } from "./s3.js";
@@ -43,7 +43,8 @@ export interface ApiResponse {
   text: string;
 }
 
-export async function startTestServer(options: { env?: Record<string, string> } = {}): Promise<TestServer> {
+/** `logger`: to read what the server logs (default: createLogger at LOG_LEVEL, silent unless FERRY_TEST_LOG_LEVEL). */
+export async function startTestServer(options: { env?: Record<string, string>; logger?: Logger } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "ferry-test-"));
   const cleanups: Array<() => Promise<void>> = [async () => rmSync(dataDir, { recursive: true, force: true })];
   const env: Record<string, string> = {
@@ -73,7 +74,7 @@ export async function startTestServer(options: { env?: Record<string, string> } 
   }
   Object.assign(env, options.env);
   const config = loadConfig(env);
-  const running = await startServer(config, { logger: createLogger(config.LOG_LEVEL), announce: () => {} });
+  const running = await startServer(config, { logger: options.logger ?? createLogger(config.LOG_LEVEL), announce: () => {} });
 
   const call: TestServer["call"] = async (method, urlPath, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };

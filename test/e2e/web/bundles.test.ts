@@ -89,6 +89,8 @@ describe("web console bundle builder", () => {
     assert.equal(manifest.release?.version, "1.1.0");
 
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download", exact: true }).click()]);
+    assert.match(download.url(), /\/api\/v1\/downloads\//, "a real browser download through a download link");
+    assert.match(download.suggestedFilename(), /\.tar$/);
     const saved = await download.path();
     const digest = createHash("sha256").update(await readFile(saved)).digest("hex");
     assert.equal(digest, sha256, "the downloaded bundle is exactly the one the server describes");

@@ -7,6 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import type { Browser, Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../../support/server.js";
 import { assertAccessible, browserAvailable, ensureWebBuilt, launchBrowser, newPage, screenshot, signIn } from "./browser.js";
@@ -106,6 +107,12 @@ describe("web console", () => {
     assert.ok((await page.locator("dl.facts").textContent())?.includes("admin"), "the uploader is shown");
     await assertAccessible(page, "artifact detail page");
     await screenshot(page, "artifact-detail");
+
+    // Download streams through a short-lived link: a real browser download, not a Blob in memory.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download", exact: true }).click()]);
+    assert.equal(download.suggestedFilename(), "billing-api-linux-amd64.tar.gz");
+    assert.match(download.url(), /\/api\/v1\/downloads\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+    assert.equal(createHash("sha256").update(await readFile(await download.path())).digest("hex"), expected, "the downloaded file is exactly the uploaded one");
   });
 
   test("the file picker uploads; a wrong checksum shows the API's error and keeps nothing", async () => {
@@ -186,6 +193,31 @@ describe("web console", () => {
 
     await page.getByRole("button", { name: "I have stored it" }).click();
     assert.equal(await page.getByTestId("token-secret").count(), 0, "the secret is gone from the page once dismissed");
+  });
+
+  test("the tokens list loads 50 at a time with Load more, each token once", async () => {
+    // 54 more tokens through the API: with the revoked one, 55 in all, newest first.
+    for (let i = 0; i < 54; i++) {
+      const created = await server.call("POST", "/api/v1/tokens", { token: server.admin.token, body: { name: `bulk-${String(i).padStart(2, "0")}`, roles: ["admin"] } });
+      assert.equal(created.status, 201, created.text);
+    }
+    await page.goto("/tokens");
+    await page.locator('tr[data-token-name="bulk-53"]').waitFor();
+    const rows = page.locator("tbody tr[data-token-name]");
+    assert.equal(await rows.count(), 50);
+    await page.getByText("50 tokens shown; there are more").waitFor();
+    await page.getByRole("button", { name: "Load more" }).click();
+    await page.locator('tr[data-token-name="ci-pipeline"]').waitFor();
+    const names = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-token-name")));
+    assert.equal(names.length, 55);
+    assert.equal(new Set(names).size, 55, "no token twice");
+    assert.equal(await page.getByRole("button", { name: "Load more" }).count(), 0);
+
+    // Revoking one on the second page keeps what is shown (no fold back to page one).
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Revoke bulk-00" }).click();
+    await page.locator('tr[data-token-name="bulk-00"]').getByText("revoked").waitFor();
+    assert.equal(await rows.count(), 55);
   });
 
   test("an admin creates a user; the API's validation message is shown", async () => {

@@ -30,6 +30,7 @@ describe("web console deployments", () => {
     const world = await bundleWorld(server);
     operator = await server.user(["operator"], "otto-operator");
     await publishHello(world, "1.0.0");
+    await publishHello(world, "1.1.0");
     site = await createSite(server, operator, "acme", { name: "plant-1", connectivity: "agent", variables: { INSTALL_ROOT: "/srv" }, secretVariables: { HELLO_TOKEN: "s3cret" } });
     browser = await launchBrowser();
     page = await newPage(browser, server.url);
@@ -127,5 +128,30 @@ describe("web console deployments", () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboard", exact: true }).click();
     await page.getByRole("heading", { name: "Deployments running or failed" }).waitFor();
     await page.getByText("No deployment is running and none failed recently.").waitFor();
+  });
+
+  test("the start form sends the bundle base (from) and a subset of services (components)", async () => {
+    await page.goto(`/deployments/new?site=${site.id}`);
+    await page.getByRole("heading", { name: "Deploy to acme / plant-1" }).waitFor();
+    await page.getByLabel("Sealed release").selectOption("hello-suite@1.1.0");
+    await page.getByLabel("Incremental from a release").check();
+    await page.getByLabel("Base release").selectOption("1.0.0");
+    await page.getByRole("checkbox", { name: "hello 1.1.0" }).check();
+    await page.getByRole("button", { name: "Preview plan" }).click();
+    const plan = page.getByTestId("bundle-plan");
+    await plan.waitFor();
+    assert.match((await plan.textContent()) ?? "", /incremental from 1\.0\.0 to hello-suite 1\.1\.0/);
+    await assertAccessible(page, "start deployment with options");
+    await screenshot(page, "deployment-start");
+    await page.getByRole("button", { name: "Start deployment" }).click();
+    await page.getByRole("heading", { name: /hello-suite 1\.1\.0/, level: 1 }).waitFor();
+    const id = new URL(page.url()).pathname.split("/").pop()!;
+    const created = await server.call("GET", `/api/v1/deployments/${id}`, { token: operator.token });
+    assert.equal(created.status, 200, created.text);
+    assert.equal(created.body.from, "1.0.0");
+    assert.deepEqual(created.body.components, ["hello"]);
+    const bundle = await server.call("GET", `/api/v1/bundles/${created.body.bundle}`, { token: operator.token });
+    assert.equal(bundle.body.from, "1.0.0", "the bundle is incremental from the chosen base");
+    assert.equal((await server.call("POST", `/api/v1/deployments/${id}/cancel`, { token: operator.token })).status, 200);
   });
 });

@@ -1,0 +1,141 @@
+/**
+ * The benchmarks run in CI on small sizes, to prove they still work (issue 7): each one
+ * through `bench/run.ts <name>` as its own process tree (a real `ferry server` inside),
+ * which must exit 0 and print its ratio and target lines and its results as numbers.
+ * Full sizes are for a quiet machine: `npm run bench`.
+ * Needs PostgreSQL (FERRY_TEST_DATABASE_URL) for `heartbeat` and `list`; nginx is optional
+ * (the upload bench prints its nginx ratios only when nginx is installed).
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const NUMBER = String.raw`-?\d+(?:\.\d+)?`;
+
+interface Run {
+  code: number | null;
+  output: string;
+}
+
+/** Runs one benchmark with small sizes; kills its whole process group if it overruns. */
+function runBench(name: string, env: Record<string, string>, timeoutMs = 240_000): Promise<Run> {
+  const { DATABASE_URL: _db, FERRY_DATA_DIR: _dir, ...inherited } = process.env;
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/run.ts"), name], {
+    cwd: root,
+    env: { ...inherited, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      output += `\n[test] ${name} still running after ${timeoutMs / 1000} s: killed`;
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+/** The rows of the markdown tables bench/lib.ts printTable writes, keyed by column. */
+function tables(output: string): Array<Record<string, string>> {
+  const rows: Array<Record<string, string>> = [];
+  let header: string[] | null = null;
+  for (const line of output.split("\n")) {
+    if (!line.startsWith("|")) {
+      header = null;
+      continue;
+    }
+    const cells = line.split("|").slice(1, -1).map((cell) => cell.trim());
+    if (!header) header = cells;
+    else if (!cells.every((cell) => /^-+$/.test(cell))) rows.push(Object.fromEntries(header.map((column, i) => [column, cells[i] ?? ""])));
+  }
+  return rows;
+}
+
+/** The number on the line that starts with `prefix` (after the prefix, before anything else). */
+function numberAfter(output: string, prefix: string): number {
+  const line = output.split("\n").find((l) => l.startsWith(prefix));
+  assert.ok(line, `no line starting with ${JSON.stringify(prefix)} in:\n${output}`);
+  const match = new RegExp(`^${NUMBER}`).exec(line.slice(prefix.length).trim());
+  assert.ok(match, `no number after ${JSON.stringify(prefix)}: ${line}`);
+  return Number(match[0]);
+}
+
+function assertNumeric(rows: Array<Record<string, string>>, columns: string[], output: string): void {
+  assert.ok(rows.length > 0, `no result table in:\n${output}`);
+  for (const row of rows) {
+    for (const column of columns) {
+      const value = row[column];
+      if (value === "-") continue; // a column that does not apply to this row
+      assert.ok(value !== undefined && new RegExp(`^${NUMBER}$`).test(value) && Number.isFinite(Number(value)), `${column} = ${JSON.stringify(value)} in ${JSON.stringify(row)}`);
+    }
+  }
+}
+
+function assertClean(name: string, run: Run): void {
+  assert.equal(run.code, 0, `${name} exited ${run.code}:\n${run.output}`);
+  assert.doesNotMatch(run.output, /\bNaN\b|Infinity/, `${name} printed NaN or Infinity:\n${run.output}`);
+}
+
+describe("benchmarks on small sizes", { concurrency: 1 }, () => {
+  test("upload: 8 MiB through ferry against sha256sum, cat (and nginx when installed)", async () => {
+    const run = await runBench("upload", { BENCH_BYTES: String(8 * 1024 * 1024) });
+    assertClean("upload", run);
+    assertNumeric(tables(run.output), ["MB/s", "peak RSS MiB"], run.output);
+    assert.ok(numberAfter(run.output, "ratio upload ferry/sha256sum:") > 0);
+    assert.ok(numberAfter(run.output, "peak server RSS during transfer:") > 0);
+    assert.match(run.output, /peak server RSS during transfer: \d+ MiB \(target < 200\)/);
+    if (!run.output.includes("nginx not installed")) {
+      assert.match(run.output, new RegExp(`ratio upload ferry/nginx: ${NUMBER} \\(target >= 0\\.6\\)`));
+      assert.match(run.output, new RegExp(`ratio download ferry/nginx: ${NUMBER} \\(target >= 0\\.5\\)`));
+    }
+  });
+
+  test("bundle: 8 MiB full bundle against GNU tar, and an incremental bundle", async () => {
+    const run = await runBench("bundle", { BENCH_BUNDLE_BYTES: String(8 * 1024 * 1024), BENCH_INCREMENTAL_BYTES: String(8 * 1024 * 1024) });
+    assertClean("bundle", run);
+    assertNumeric(tables(run.output), ["MB/s", "seconds", "peak RSS MiB"], run.output);
+    assert.match(run.output, new RegExp(`ratio ferry/GNU tar throughput: ${NUMBER} \\(target >= 0\\.8\\)`));
+    assert.ok(numberAfter(run.output, "ratio ferry/GNU tar throughput:") > 0);
+    assert.match(run.output, /peak server RSS while building: \d+ MiB \(target < 200\)/);
+    assert.match(run.output, new RegExp(`ratio to changed bytes ${NUMBER}`));
+  });
+
+  test("heartbeat: 200 agent sites on PostgreSQL for 2 s", async () => {
+    const run = await runBench("heartbeat", { BENCH_SITES: "200", BENCH_SECONDS: "2", BENCH_CONCURRENCY: "16" });
+    assertClean("heartbeat", run);
+    const rows = tables(run.output);
+    assertNumeric(rows, ["sites", "heartbeats", "heartbeats/s", "p50 ms", "p99 ms"], run.output);
+    assert.equal(rows[0]!.sites, "200");
+    assert.ok(Number(rows[0]!["heartbeats/s"]) > 0);
+    assert.match(rows[0]!.statuses!, /^204×\d+$/, "every heartbeat answered 204");
+  });
+
+  test("list: 2,000 artifacts on PostgreSQL, each list against its SQL baseline", async () => {
+    const run = await runBench("list", { BENCH_ARTIFACTS: "2000", BENCH_SECONDS: "0.15", BENCH_CONCURRENCY: "4" });
+    assertClean("list", run);
+    const rows = tables(run.output);
+    const scenarios = rows.filter((row) => row.scenario !== undefined);
+    assertNumeric(scenarios, ["ferry req/s", "ferry p50 ms", "ferry p99 ms", "SQL req/s", "SQL p50 ms", "SQL p99 ms", "ferry/SQL"], run.output);
+    for (const name of ["artifacts: first page", "artifacts: deep keyset pages", "artifacts: ?component=", "releases: first page", "audit: first page", "sql-scripts: first page"]) {
+      assert.ok(scenarios.some((row) => row.scenario === name), `no row for ${name}`);
+      assert.ok(numberAfter(run.output, `ratio ferry/SQL req/s, ${name}:`) > 0);
+    }
+    assertNumeric(rows.filter((row) => row.via !== undefined), ["seconds", "pages/s", "p50 ms", "p99 ms"], run.output);
+    assert.match(run.output, /keyset walk over all 2000 artifacts \(40 pages/);
+    assert.ok(numberAfter(run.output, "ratio walk ferry/SQL throughput:") > 0);
+    assert.ok(numberAfter(run.output, "ratio last/first tenth of the walk, ferry p50 per page:") > 0);
+    assert.ok(numberAfter(run.output, "peak server RSS during the list load:") > 0);
+  });
+});

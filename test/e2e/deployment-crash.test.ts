@@ -1,0 +1,190 @@
+/**
+ * Crashes in the middle of an online-agent deployment (issue 7). A `ferry server` process
+ * (embedded profile) and a `ferry-agent run` process deploy the gated hello service
+ * (test/support/gated-hello.ts), and one of them is SIGKILLed while the apply waits at the
+ * gate:
+ *  - the server: the agent finishes while it is down and delivers its result when it is
+ *    back; the deployment ends `succeeded`, the site shows the release, and the agent,
+ *    polling on, is not handed it again;
+ *  - the agent: restarted, its journal rolls the interrupted apply back and replays it;
+ *    the server learns the outcome;
+ *  - both, after the apply has ended but before the server heard of it: the restarted
+ *    agent reports that apply's result instead of applying the bundle a second time.
+ * In every case: one apply of each release ran to its end, the site's state.json and the
+ * server agree, and no journal is left.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { createSite, publishHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
+import { bundleWorld } from "../support/bundles.js";
+import { remoteServer } from "../support/cluster.js";
+import { Gate, writeGatedHelloCatalog } from "../support/gated-hello.js";
+import { freePort, startFerryProcess, type FerryProcess } from "../support/process.js";
+import type { TestServer, TestUser } from "../support/server.js";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const dir = mkdtempSync(path.join(tmpdir(), "ferry-deploy-crash-"));
+const installRoot = path.join(dir, "opt");
+const workdir = path.join(dir, "work");
+const keyFile = path.join(dir, "signing-key.pem");
+const gate = new Gate(path.join(dir, "gate"), installRoot);
+let serverEnv: Record<string, string>;
+let ferry: FerryProcess;
+let server: TestServer;
+let operator: TestUser;
+let siteId: string;
+let agentToken: string;
+const agents: Agent[] = [];
+
+before(async () => {
+  const dataDir = path.join(dir, "data");
+  serverEnv = { FERRY_DATA_DIR: dataDir, PORT: String(await freePort()), FERRY_CATALOG_DIR: writeGatedHelloCatalog(dir), FERRY_AGENT_RECHECK_MS: "200", FERRY_LOGIN_RATE_LIMIT: "1000" };
+  ferry = await startFerryProcess(serverEnv);
+  server = await remoteServer(ferry.url);
+  const world = await bundleWorld(server);
+  operator = await server.user(["operator"]);
+  for (const version of ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]) await publishHello(world, version);
+  const site = await createSite(server, operator, "acme", {
+    name: "crash-plant",
+    connectivity: "agent",
+    variables: { INSTALL_ROOT: installRoot, GATE_DIR: gate.dir },
+    secretVariables: { HELLO_TOKEN: "tok-crash-secret" },
+  });
+  siteId = site.id;
+  agentToken = site.agentToken!;
+  writeFileSync(keyFile, (await server.call("GET", "/api/v1/signing-key")).text);
+});
+
+after(async () => {
+  for (const agent of agents) agent.child.kill("SIGKILL");
+  await ferry?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Agent {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/** `ferry-agent run` (no --once: it polls on after a deployment, as in production). */
+function startAgent(): Agent {
+  const args = ["--import", "tsx", path.join(root, "agent/main.ts"), "run", "--server", ferry.url, "--token", agentToken, "--workdir", workdir, "--key", keyFile, "--wait", "2"];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const agent = { child, output: () => output, exited: new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code))) };
+  agents.push(agent);
+  return agent;
+}
+
+async function killAgent(agent: Agent): Promise<void> {
+  agent.child.kill("SIGKILL");
+  await agent.exited;
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000, context = () => ""): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms\n${context()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function createDeployment(version: string): Promise<string> {
+  const created = await server.call("POST", "/api/v1/deployments", { token: operator.token, body: { site: siteId, release: { product: "hello-suite", version } } });
+  assert.equal(created.status, 202, created.text);
+  return created.body.id as string;
+}
+
+async function restartServer(): Promise<void> {
+  ferry = await startFerryProcess(serverEnv);
+}
+
+const localState = () => (existsSync(path.join(workdir, "state.json")) ? JSON.parse(readFileSync(path.join(workdir, "state.json"), "utf8")) : null);
+const siteView = async () => (await server.call("GET", `/api/v1/sites/${siteId}`, { token: operator.token })).body;
+
+/** The site, the server and the work directory agree on `version`; one apply of it ran to the end. */
+async function assertConsistent(deploymentId: string, version: string, agent: Agent): Promise<any> {
+  const done = await waitForStatus(server, operator.token, deploymentId, ["succeeded", "failed", "rolled_back", "cancelled"], 90_000);
+  const logs = async () => (await readEvents(`${server.url}/api/v1/deployments/${deploymentId}/logs`, operator.token)).map((e) => e.data?.line).join("\n");
+  assert.equal(done.status, "succeeded", `${JSON.stringify(done)}\n${await logs()}\nagent:\n${agent.output().slice(-4000)}`);
+  assert.equal(localState()?.release?.version, version, "the site's state.json");
+  const site = await siteView();
+  assert.equal(site.installed?.version ?? site.installedVersion, version, JSON.stringify(site));
+  assert.equal(readFileSync(path.join(installRoot, "hello/releases", version, "VERSION"), "utf8"), `${version}\n`);
+  assert.equal(gate.applied().filter((v) => v === version).length, 1, `applies of ${version} that ran to the end: ${gate.applied().join(", ")}`);
+  assert.ok(!existsSync(path.join(workdir, "journal.json")), "no interrupted apply left in the journal");
+  assert.ok(done.steps.every((step: any) => step.status === "succeeded"), JSON.stringify(done.steps));
+  return done;
+}
+
+/**
+ * The agent polls on (heartbeats held 2 s) and is not handed the deployment again. Absence
+ * is judged after a few heartbeat rounds; the heartbeat route writes last-seen times too
+ * coarsely to count rounds on the server.
+ */
+async function assertNotHandedOutAgain(deploymentId: string, agent: Agent): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 4_500));
+  assert.equal(agent.child.exitCode, null, agent.output());
+  assert.equal((agent.output().match(new RegExp(`deployment ${deploymentId}: `, "g")) ?? []).length, 1, `handed out once:\n${agent.output()}`);
+  assert.equal((await server.call("GET", `/api/v1/deployments/${deploymentId}`, { token: operator.token })).body.status, "succeeded");
+}
+
+describe("crashes in the middle of an online-agent deployment", () => {
+  let agent: Agent;
+
+  it("installs 1.0.0 (no crash) as the base", { timeout: 60_000 }, async () => {
+    gate.open("1.0.0");
+    const id = await createDeployment("1.0.0");
+    agent = startAgent();
+    await assertConsistent(id, "1.0.0", agent);
+  });
+
+  it("server SIGKILLed while the agent applies: the agent's result arrives after the restart", { timeout: 120_000 }, async () => {
+    const id = await createDeployment("1.1.0");
+    await until("the apply reaches the gate", () => gate.reached("1.1.0"), 60_000, agent.output);
+    await until("the server shows the deployment running", async () => (await server.call("GET", `/api/v1/deployments/${id}`, { token: operator.token })).body.status === "running");
+    ferry.kill("SIGKILL");
+    await ferry.exited;
+    gate.open("1.1.0");
+    // The apply ends while the server is down: its final post waits for the server.
+    await until("the agent commits 1.1.0", () => localState()?.release?.version === "1.1.0", 60_000, agent.output);
+    await restartServer();
+    await assertConsistent(id, "1.1.0", agent);
+    await assertNotHandedOutAgain(id, agent);
+  });
+
+  it("agent SIGKILLed mid-apply and restarted: the journal rolls back, the apply is replayed, the server learns the outcome", { timeout: 120_000 }, async () => {
+    const id = await createDeployment("1.2.0");
+    await until("the apply reaches the gate", () => gate.reached("1.2.0"), 60_000, agent.output);
+    assert.ok(existsSync(path.join(workdir, "journal.json")), "the apply in progress is journaled");
+    await killAgent(agent);
+    gate.open("1.2.0");
+    agent = startAgent();
+    const done = await assertConsistent(id, "1.2.0", agent);
+    const logs = (await readEvents(`${server.url}/api/v1/deployments/${done.id}/logs`, operator.token)).map((e) => e.data?.line ?? "");
+    assert.ok(logs.some((line) => /"event":"recovery","status":"rolled_back"/.test(line)), `the recovery reached the server:\n${logs.join("\n")}`);
+    await assertNotHandedOutAgain(id, agent);
+  });
+
+  it("both SIGKILLed after the apply ended but before the server heard: the restarted agent reports it, without a second apply", { timeout: 120_000 }, async () => {
+    const id = await createDeployment("1.3.0");
+    await until("the apply reaches the gate", () => gate.reached("1.3.0"), 60_000, agent.output);
+    ferry.kill("SIGKILL");
+    await ferry.exited;
+    gate.open("1.3.0");
+    await until("the agent commits 1.3.0", () => localState()?.release?.version === "1.3.0", 60_000, agent.output);
+    await killAgent(agent);
+    await restartServer();
+    agent = startAgent();
+    await assertConsistent(id, "1.3.0", agent);
+    assert.match(agent.output(), /already applied here \(succeeded\); reporting that result instead of applying again/);
+    await assertNotHandedOutAgain(id, agent);
+  });
+});
