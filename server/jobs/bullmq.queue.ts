@@ -45,6 +45,9 @@ export class BullMqJobQueue implements JobQueue {
   /** BullMQ jobs to add again once the current one is removed (retry, give-back, early delivery). */
   private readonly followUps = new Map<string, number>();
   private readonly pendingAdds = new Set<Promise<void>>();
+  /** BullMQ jobs handed to this process's workers and not yet recorded as completed or failed. */
+  private readonly processing = new Map<string, Promise<void>>();
+  private readonly processed = new Map<string, () => void>();
   private working = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
@@ -92,7 +95,16 @@ export class BullMqJobQueue implements JobQueue {
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     await this.sweeping;
     await this.runner.stop(this.options.stopGraceMs);
-    await Promise.allSettled([...this.workers.values()].map((worker) => worker.close()));
+    // Our handlers are done (or out of grace); let BullMQ record the jobs it is finishing,
+    // then close the workers with force. A graceful Worker.close() first disconnects the
+    // blocking connection and waits for its 'end' event, which never comes when that
+    // connection is being re-established at that moment (BullMQ's watchdog resets it when
+    // the event loop runs late, as under load): close() then hangs forever
+    // (taskforcesh/bullmq#4065, #4656). Nothing is lost by forcing: a job BullMQ could not
+    // finish recording is only a wake-up, re-added by a sweep once its row is due.
+    await withinMs(Promise.allSettled([...this.processing.values()]), this.options.stopGraceMs);
+    const closing = [...this.workers.values()].map((worker) => worker.close(true));
+    if (!(await withinMs(Promise.allSettled(closing), this.options.stopGraceMs))) this.logger.warn("BullMQ workers did not close in time; stopping without them");
     this.workers.clear();
     // Claims given back above are re-added (completed events) before the queues close.
     await Promise.allSettled([...this.pendingAdds]);
@@ -154,6 +166,7 @@ export class BullMqJobQueue implements JobQueue {
     const worker = new (loadBullMq().Worker)(
       type,
       async (job) => {
+        this.processing.set(job.id!, new Promise<void>((resolve) => this.processed.set(job.id!, resolve)));
         const outcome = await this.runner.run(job.id!, type);
         const again = followUpDelay(outcome);
         if (again !== undefined) this.followUps.set(job.id!, again);
@@ -171,14 +184,24 @@ export class BullMqJobQueue implements JobQueue {
     );
     // The BullMQ job is removed on completion, so only now can the same id be added again.
     worker.on("completed", (job) => {
+      this.recorded(job.id!);
       const delay = this.followUps.get(job.id!);
       if (delay === undefined) return;
       this.followUps.delete(job.id!);
       this.track(this.dispatch(job.id!, type, delay));
     });
-    worker.on("failed", (job, error) => this.logger.warn({ err: error, job: job?.id, jobType: type }, "BullMQ job failed; the sweep will re-add it if it is still due"));
+    worker.on("failed", (job, error) => {
+      if (job) this.recorded(job.id!);
+      this.logger.warn({ err: error, job: job?.id, jobType: type }, "BullMQ job failed; the sweep will re-add it if it is still due");
+    });
     worker.on("error", (error) => this.logger.warn({ err: error, jobType: type }, "job worker connection error"));
     this.workers.set(type, worker);
+  }
+
+  private recorded(id: string): void {
+    this.processed.get(id)?.();
+    this.processed.delete(id);
+    this.processing.delete(id);
   }
 
   /** Re-adds rows that could run now but have no BullMQ job waiting for them. */
@@ -193,6 +216,17 @@ export class BullMqJobQueue implements JobQueue {
       this.logger.info({ job: id, jobType: type }, "job missing from Redis; adding it again");
       await this.dispatch(id, type, 0);
     }
+  }
+}
+
+/** Waits for `promise` at most `ms`; true when it settled in time. */
+async function withinMs(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

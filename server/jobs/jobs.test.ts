@@ -239,6 +239,34 @@ for (const transport of ["in-process", "bullmq"] as const) {
       assert.equal((await job(id))?.attempts, 1);
     });
 
+    if (transport === "bullmq") {
+      it("stop() ends while Redis has just dropped the worker's blocking connection", { timeout: 60_000 }, async () => {
+        freshPrefix();
+        const type = uniqueType("dropped");
+        const queue = makeQueue({ processId: "dropped" });
+        queue.register(type, async () => {});
+        await queue.startWorking();
+        // BullMQ names a worker's blocking connection "<prefix>:<base64 of the queue name>".
+        const name = `${prefix}:${Buffer.from(type).toString("base64")}`;
+        const redis = new Redis(REDIS_URL);
+        try {
+          const clientId = await waitFor("the worker's blocking connection", async () => {
+            const line = ((await redis.client("LIST")) as string).split("\n").find((l) => l.includes(` name=${name} `) && l.includes("cmd=bzpopmin"));
+            return line ? /^id=(\d+)/.exec(line)?.[1] : undefined;
+          });
+          // Dropped as by a Redis restart, a proxy or a watchdog reset: ioredis reconnects after a delay.
+          await redis.client("KILL", "ID", clientId);
+        } finally {
+          redis.disconnect();
+        }
+        const started = Date.now();
+        await queue.stop();
+        assert.ok(Date.now() - started < 10_000, `stop() took ${Date.now() - started} ms`);
+        const id = await makeQueue({ processId: "after-drop" }).enqueue(type, {});
+        assert.equal((await job(id))?.status, "queued", "the job system is still usable");
+      });
+    }
+
     it("stop() aborts a running job and gives its claim back; the next process runs it", async () => {
       freshPrefix();
       const type = uniqueType("stop");
