@@ -207,15 +207,25 @@ async function nextState(state: AgentState, plans: ComponentPlan[], runner: Runn
   return next;
 }
 
+/** The journaled apply wrote state.json (it succeeded) and was stopped during its clean-up. */
+export function hasCommitted(journal: Journal, state: AgentState): boolean {
+  return journal.phase === "committing" && state.release?.applyId === journal.applyId;
+}
+
+/** The clean-up a committed apply did not get to: its backups, its journal, its staging. Caller holds the work directory lock. */
+export async function finishCommittedApply(workdir: WorkDir, journal: Journal): Promise<void> {
+  await discardBackups(journal.steps);
+  await new JournalWriter(workdir, journal).close();
+  await rm(workdir.applyDir(journal.applyId), { recursive: true, force: true });
+}
+
 /** Rolls back an apply a crash interrupted, or finishes one that had already committed. */
 async function recover(journal: Journal, workdir: WorkDir, manifest: BundleManifest, bundleDir: string, log: ApplyLog, signal: AbortSignal): Promise<ApplyReport["recovered"]> {
   const state = await workdir.readState();
   const writer = new JournalWriter(workdir, journal);
-  if (journal.phase === "committing" && state.release?.applyId === journal.applyId) {
+  if (hasCommitted(journal, state)) {
     log.emit({ event: "recovery", status: "succeeded", applyId: journal.applyId, message: "the interrupted apply had committed; finishing its clean-up" });
-    await discardBackups(journal.steps);
-    await writer.close();
-    await rm(workdir.applyDir(journal.applyId), { recursive: true, force: true });
+    await finishCommittedApply(workdir, journal);
     return { applyId: journal.applyId, bundleId: journal.bundleId, result: "succeeded" };
   }
   log.emit({ event: "recovery", status: "started", applyId: journal.applyId, bundleId: journal.bundleId, message: `apply ${journal.applyId} was interrupted; rolling back its ${journal.steps.length} started step(s)` });

@@ -1,11 +1,11 @@
 /**
  * DeploymentRecords: what a restarted online agent does with a deployment the server hands
  * out again, for each point a kill can interrupt it at (the end-to-end cases are in
- * test/e2e/deployment-crash.test.ts; the window between state.json and the kept report is
- * too short to hit there with a real kill).
+ * test/e2e/deployment-crash.test.ts; the windows between state.json, the journal's removal
+ * and the kept report are too short to hit there on purpose with a real kill).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -58,6 +58,28 @@ describe("deployment records of the online agent", () => {
     state.history.push({ applyId, bundleId: "b", release, result: "succeeded", at: new Date().toISOString() });
     await dir.writeState(state);
     assert.deepEqual(await records.earlierOutcome("dep-1"), { status: "succeeded", error: undefined, report: undefined });
+  });
+
+  it("killed after state.json named the apply, before its journal was removed: ended, no second apply; the clean-up is finished", async () => {
+    const dir = workdir();
+    const records = new DeploymentRecords(dir);
+    const applyId = await records.starting("dep-1");
+    const at = new Date().toISOString();
+    const journal = { format: "ferry-agent-journal/v1", applyId, bundleId: "b", release, startedAt: at, phase: "committing", agent: { pid: 1, startedAt: at }, steps: [] };
+    writeFileSync(dir.journalFile, JSON.stringify(journal));
+    mkdirSync(dir.applyDir(applyId), { recursive: true });
+    // Committing, but state.json not yet written: the apply was interrupted; roll back and replay.
+    assert.equal(await records.earlierOutcome("dep-1"), null);
+    assert.ok(existsSync(dir.journalFile));
+
+    const state = emptyState();
+    state.release = { ...release, bundleId: "b", applyId, appliedAt: at };
+    state.history.push({ applyId, bundleId: "b", release, result: "succeeded", at });
+    await dir.writeState(state);
+    assert.deepEqual(await records.earlierOutcome("dep-1"), { status: "succeeded", error: undefined, report: undefined });
+    assert.ok(!existsSync(dir.journalFile), "the journal is removed");
+    assert.ok(!existsSync(dir.applyDir(applyId)), "the apply's staging is removed");
+    assert.ok(!existsSync(dir.lockFile), "the work directory lock is given back");
   });
 
   it("the report was kept: it is sent again; once delivered the record is gone", async () => {

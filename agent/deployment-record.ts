@@ -6,7 +6,8 @@
  * heartbeats is idle), so an agent restarted after a crash is given the deployment it was
  * working on. Whether to apply again depends on how far the apply got:
  *  - a journal in the work directory: the apply was interrupted; applying again rolls it
- *    back and replays it (journal.ts);
+ *    back and replays it (journal.ts), unless the journal says this apply had committed
+ *    (state.json names it): then only its clean-up is finished, and it counts as ended;
  *  - the record holds the report: the apply ended and only the result was not delivered
  *    (the server was down, or the agent was killed while posting); send that report;
  *  - the state history names the record's applyId: the apply ended but the agent was
@@ -19,7 +20,8 @@ import { randomUUID } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "./fsutil.js";
-import { readJournal } from "./journal.js";
+import { finishCommittedApply, hasCommitted } from "./apply.js";
+import { lockWorkDir, readJournal } from "./journal.js";
 import type { ApplyReport } from "./report.js";
 import type { WorkDir } from "./state.js";
 
@@ -59,14 +61,31 @@ export class DeploymentRecords {
     }
   }
 
-  /** The result of an earlier apply of this deployment in this work directory, or null to apply. */
+  /**
+   * The result of an earlier apply of this deployment in this work directory, or null to
+   * apply. Finishes the clean-up of an apply that was killed after it committed.
+   */
   async earlierOutcome(deploymentId: string): Promise<EarlierOutcome | null> {
     const record = await this.read(deploymentId);
     if (!record) return null;
     if (record.report) return outcomeOf(record.report);
-    if (await readJournal(this.workdir)) return null;
-    const ended = (await this.workdir.readState()).history.find((entry) => entry.applyId === record.applyId);
+    const journal = await readJournal(this.workdir);
+    const state = await this.workdir.readState();
+    // A journal means an interrupted apply, unless it is this apply's and it had already
+    // written state.json (killed during the clean-up after): then it ended, and only the
+    // clean-up is left to do.
+    const committed = journal !== null && journal.applyId === record.applyId && hasCommitted(journal, state);
+    if (journal && !committed) return null;
+    const ended = state.history.find((entry) => entry.applyId === record.applyId);
     if (!ended) return null;
+    if (journal) {
+      const unlock = await lockWorkDir(this.workdir);
+      try {
+        await finishCommittedApply(this.workdir, journal);
+      } finally {
+        await unlock();
+      }
+    }
     const status = ended.result === "succeeded" || ended.result === "rolled_back" ? ended.result : "failed";
     return { status, error: status === "succeeded" ? undefined : `the apply ended ${ended.result} (its report was lost when the agent stopped)`, report: undefined };
   }
