@@ -82,6 +82,6 @@ export function redactDownloadTickets(url: string): string {
   return url.replace(/(\/downloads\/|[?&]ticket=)([^/?&#]+)/g, (_, prefix: string, ticket: string) => `${prefix}${redactTicket(ticket)}`);
 }
 
-export function redactTicket(ticket: string): string {
+function redactTicket(ticket: string): string {
   return `${ticket.slice(0, LOGGED_CHARS)}…`;
 }

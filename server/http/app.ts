@@ -2,12 +2,10 @@
  * The Express application: request ids and logs, metrics, authentication, the domain
  * routers under /api/v1, health endpoints, the web console, and error mapping.
  */
-import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { Router, type Express } from "express";
-import { pinoHttp } from "pino-http";
 import type { AppContext } from "../context.js";
 import { authenticate } from "../auth/authenticate.js";
 import { authRoutes } from "../auth/auth.routes.js";
@@ -26,13 +24,12 @@ import { bundleRoutes } from "../bundles/bundles.routes.js";
 import { deploymentRoutes } from "../deployments/deployments.routes.js";
 import { agentApiRoutes } from "../agent-api/agent-api.routes.js";
 import { downloadRoutes } from "../downloads/downloads.routes.js";
-import { redactDownloadTickets, redactTicket } from "../downloads/downloads.tickets.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import { buildOpenApi } from "./openapi.js";
 import { RouteTable } from "./route.js";
 import { healthRoutes } from "./health.js";
+import { requestLog } from "./request-log.js";
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 const webDist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web/dist");
 
 function jsonReplacer(_key: string, value: unknown): unknown {
@@ -53,28 +50,7 @@ export function buildApp(ctx: AppContext): BuiltApp {
   app.set("json replacer", jsonReplacer);
   app.set("query parser", "simple");
 
-  app.use(
-    pinoHttp({
-      logger: ctx.logger,
-      genReqId: (req, res) => {
-        const given = req.headers["x-request-id"];
-        const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader("X-Request-Id", id);
-        return id;
-      },
-      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url === "/metrics" },
-      // A download link's ticket is a credential until it expires: logs keep only its start.
-      serializers: {
-        req: (req: { url?: string; params?: Record<string, string>; query?: Record<string, unknown> }) => {
-          if (req.url) req.url = redactDownloadTickets(req.url);
-          if (typeof req.params?.ticket === "string") req.params = { ...req.params, ticket: redactTicket(req.params.ticket) };
-          if (typeof req.query?.ticket === "string") req.query = { ...req.query, ticket: redactTicket(req.query.ticket) };
-          return req;
-        },
-      },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info"),
-    }),
-  );
+  app.use(requestLog(ctx.logger, { quietPaths: new Set(["/healthz", "/metrics"]) }));
   app.use(ctx.metrics.observe);
   app.use(healthRoutes(ctx));
 
@@ -84,6 +60,9 @@ export function buildApp(ctx: AppContext): BuiltApp {
   // uploaded by CI must not be parsed and swallowed here).
   api.use((req, res, next) => (req.method === "PUT" && req.path.startsWith("/artifacts/") ? next() : parseJson(req, res, next)));
   api.use(authenticate(ctx.auth));
+  // First: agents call in far more often than people do, and Express tries every route
+  // mounted before the one that matches.
+  api.use(agentApiRoutes(routes, ctx));
   api.use(authRoutes(routes, ctx.auth, { db: ctx.db, loginAttemptsPerMinute: ctx.config.FERRY_LOGIN_RATE_LIMIT }));
   api.use(auditRoutes(routes, ctx.audit));
   api.use(artifactRoutes(routes, ctx));
@@ -98,7 +77,6 @@ export function buildApp(ctx: AppContext): BuiltApp {
   api.use(gcRoutes(routes, ctx));
   api.use(bundleRoutes(routes, ctx));
   api.use(deploymentRoutes(routes, ctx));
-  api.use(agentApiRoutes(routes, ctx));
   api.use(downloadRoutes(routes, ctx));
   routes.add(api, "", {
     method: "get",
