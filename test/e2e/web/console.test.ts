@@ -160,9 +160,10 @@ describe("web console", () => {
     await page.goto("/artifacts");
     await page.getByLabel("Search").fill("add_index");
     await page.getByRole("button", { name: "Search", exact: true }).click();
-    await page.getByRole("link", { name: "V2.4.0.1__add_index.sql" }).waitFor();
-    assert.equal(await page.locator("tbody tr").count(), 1);
-    assert.match(page.url(), /q=add_index/);
+    // The unfiltered first page may already show the script: wait for the filtered list itself.
+    await page.waitForURL(/q=add_index/);
+    await page.waitForFunction(() => document.querySelectorAll("tbody tr").length === 1);
+    assert.equal(await page.locator("tbody tr").getByRole("link", { name: "V2.4.0.1__add_index.sql" }).count(), 1);
   });
 
   test("an API token is shown once, works, and stops working when revoked", async () => {
