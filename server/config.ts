@@ -54,9 +54,18 @@ const EnvSchema = z
     FERRY_AGENT_LONG_POLL_MS: z.coerce.number().int().min(0).max(120_000).default(25_000),
     /** How often waiting heartbeats re-check the database (work queued by another server process). */
     FERRY_AGENT_RECHECK_MS: z.coerce.number().int().min(50).default(2_000),
+    /**
+     * A connection that sends and receives nothing for this long is closed: a stalled upload
+     * or a client that stopped reading gives its resources back (an upload is discarded).
+     * Longer than the long poll, which is idle by design.
+     */
+    FERRY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(300_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {
+    if (env.FERRY_IDLE_TIMEOUT_MS <= env.FERRY_AGENT_LONG_POLL_MS) {
+      ctx.addIssue({ code: "custom", path: ["FERRY_IDLE_TIMEOUT_MS"], message: "must be longer than FERRY_AGENT_LONG_POLL_MS (a held heartbeat sends nothing)" });
+    }
     if (env.FERRY_STORAGE !== "s3") return;
     for (const key of ["S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const) {
       if (!env[key]) ctx.addIssue({ code: "custom", path: [key], message: "is required when FERRY_STORAGE=s3" });

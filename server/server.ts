@@ -85,6 +85,9 @@ export async function startServer(config: Config, options: { logger?: Logger; an
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0 }, app);
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
+  // No timeout on a whole request (a large upload may take hours), but one on silence: a
+  // socket idle this long is destroyed, and the upload it carried is discarded.
+  server.timeout = config.FERRY_IDLE_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.PORT, config.HOST, () => resolve());
