@@ -13,7 +13,7 @@
  * FERRY_TEST_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/test), BENCH_SERVER_NODE_ARGS
  * (extra Node.js flags for the server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -69,6 +69,11 @@ async function startFerry(databaseUrl: string, dataDir: string): Promise<{ port:
     if (Date.now() > deadline) throw new Error("ferry did not become ready");
     await new Promise((r) => setTimeout(r, 200));
   }
+  return running(child, port);
+}
+
+/** A server process on `port`, stopped with SIGTERM. */
+function running(child: ChildProcess, port: number): { port: number; pid: number; stop(): Promise<void> } {
   return {
     port,
     pid: child.pid!,
@@ -187,15 +192,7 @@ async function startBaseline(): Promise<{ port: number; pid: number; stop(): Pro
     child.stdout!.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
     child.once("exit", (code) => reject(new Error(`baseline server exited with ${code}`)));
   });
-  return {
-    port,
-    pid: child.pid!,
-    stop: async () => {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
+  return running(child, port);
 }
 
 interface Run {

@@ -222,115 +222,125 @@ interface Scenario {
   sqlKey(row: Record<string, unknown>): string;
 }
 
-const artifactColumns = `a.id, a.component, a.version, a.filename, a.kind, a.sha256, a.size, a."contentType", a."uploadedBy", a."createdAt",
-  s.id AS "sqlId", s.database, s.dialect, s.type, s."orderVersion", s.status`;
-const artifactKey = (x: Record<string, unknown>) => `${x.component}/${x.version}/${x.filename}`;
+/**
+ * One list request written twice: as the API's search parameters and as the WHERE clause of
+ * the baseline SQL. `$?` in a condition stands for the parameter number of the value(s)
+ * just added, in order.
+ */
+class ListQuery {
+  readonly search = new URLSearchParams({ limit: String(PAGE) });
+  private readonly where: string[] = [];
+  readonly values: unknown[] = [];
 
-function artifactScenario(name: string, params: Array<{ component?: string; version?: string; kind?: string; q?: string; after?: [string, string, string]; cursor?: string }>): Scenario {
+  /** A filter the API takes as `?name=value` and SQL as `condition`. */
+  filter(name: string, value: string | undefined, condition: string): this {
+    if (value === undefined) return this;
+    this.search.set(name, value);
+    return this.condition(condition, value);
+  }
+
+  /** A SQL condition on `values` (each `$?` takes the next one). */
+  condition(condition: string, ...values: unknown[]): this {
+    const first = this.values.length;
+    this.values.push(...values);
+    let index = first;
+    this.where.push(condition.replaceAll("$?", () => `$${Math.min(++index, this.values.length)}`));
+    return this;
+  }
+
+  cursor(cursor: string | undefined): this {
+    if (cursor !== undefined) this.search.set("cursor", cursor);
+    return this;
+  }
+
+  get whereClause(): string {
+    return this.where.length ? `WHERE ${this.where.join(" AND ")}` : "";
+  }
+}
+
+/** A scenario cycling through `params`; `build` adds each one's filters and names the API path and SQL. */
+function scenario<P>(name: string, params: P[], build: (p: P, q: ListQuery) => { path: string; sql: string }, key: (x: Record<string, unknown>) => string): Scenario {
   return {
     name,
     make(n) {
-      const p = params[n % params.length]!;
-      const search = new URLSearchParams({ limit: String(PAGE) });
-      const where: string[] = [];
-      const values: unknown[] = [];
-      const add = (sql: string, value: unknown) => {
-        values.push(value);
-        where.push(sql.replaceAll("$?", `$${values.length}`));
-      };
-      if (p.component) (search.set("component", p.component), add("a.component = $?", p.component));
-      if (p.version) (search.set("version", p.version), add("a.version = $?", p.version));
-      if (p.kind) (search.set("kind", p.kind), add("a.kind = $?", p.kind));
-      if (p.q) (search.set("q", p.q), add("(lower(a.filename) LIKE '%' || lower($?) || '%' OR a.component LIKE '%' || lower($?) || '%')", p.q));
-      if (p.cursor) search.set("cursor", p.cursor);
-      if (p.after) {
-        values.push(...p.after);
-        where.push(`(a.component, a.version, a.filename) > ($${values.length - 2}, $${values.length - 1}, $${values.length})`);
-      }
+      const q = new ListQuery();
+      const { path, sql } = build(params[n % params.length]!, q);
+      return { query: `${path}?${q.search}`, sql, values: q.values };
+    },
+    apiKey: key,
+    sqlKey: key,
+  };
+}
+
+const artifactColumns = `a.id, a.component, a.version, a.filename, a.kind, a.sha256, a.size, a."contentType", a."uploadedBy", a."createdAt",
+  s.id AS "sqlId", s.database, s.dialect, s.type, s."orderVersion", s.status`;
+
+function artifactScenario(name: string, params: Array<{ component?: string; version?: string; kind?: string; q?: string; after?: [string, string, string]; cursor?: string }>): Scenario {
+  return scenario(
+    name,
+    params,
+    (p, q) => {
+      q.filter("component", p.component, "a.component = $?").filter("version", p.version, "a.version = $?").filter("kind", p.kind, "a.kind = $?");
+      // One value used twice: both placeholders name it.
+      if (p.q !== undefined) q.filter("q", p.q, "(lower(a.filename) LIKE '%' || lower($?) || '%' OR a.component LIKE '%' || lower($?) || '%')");
+      q.cursor(p.cursor);
+      if (p.after) q.condition("(a.component, a.version, a.filename) > ($?, $?, $?)", ...p.after);
       return {
-        query: `/api/v1/artifacts?${search}`,
+        path: "/api/v1/artifacts",
         sql: `SELECT ${artifactColumns} FROM "Artifact" a LEFT JOIN "SqlScript" s ON s."artifactId" = a.id
-              ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY a.component, a.version, a.filename LIMIT ${PAGE + 1}`,
-        values,
+              ${q.whereClause} ORDER BY a.component, a.version, a.filename LIMIT ${PAGE + 1}`,
       };
     },
-    apiKey: artifactKey,
-    sqlKey: artifactKey,
-  };
+    (x) => `${x.component}/${x.version}/${x.filename}`,
+  );
 }
 
 const releaseKey = (x: Record<string, unknown>) => `${x.product}@${x.version}`;
 
 function releaseScenario(name: string, params: Array<{ product?: string; after?: [string, string]; cursor?: string }>): Scenario {
-  return {
+  return scenario(
     name,
-    make(n) {
-      const p = params[n % params.length]!;
-      const search = new URLSearchParams({ limit: String(PAGE) });
-      const where: string[] = [];
-      const values: unknown[] = [];
-      if (p.product) (search.set("product", p.product), values.push(p.product), where.push(`r.product = $${values.length}`));
-      if (p.cursor) search.set("cursor", p.cursor);
-      if (p.after) (values.push(...p.after), where.push(`(r."createdAt", r.id) < ($${values.length - 1}::timestamptz, $${values.length})`));
+    params,
+    (p, q) => {
+      q.filter("product", p.product, "r.product = $?").cursor(p.cursor);
+      if (p.after) q.condition(`(r."createdAt", r.id) < ($?::timestamptz, $?)`, ...p.after);
       return {
-        query: `/api/v1/releases?${search}`,
+        path: "/api/v1/releases",
         sql: `SELECT r.*, (SELECT json_agg(json_build_object('name', c.name, 'version', c.version) ORDER BY c.position) FROM "ReleaseComponent" c WHERE c."releaseId" = r.id) AS components
-              FROM "Release" r ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY r."createdAt" DESC, r.id DESC LIMIT ${PAGE + 1}`,
-        values,
+              FROM "Release" r ${q.whereClause} ORDER BY r."createdAt" DESC, r.id DESC LIMIT ${PAGE + 1}`,
       };
     },
-    apiKey: releaseKey,
-    sqlKey: releaseKey,
-  };
+    releaseKey,
+  );
 }
 
 function auditScenario(name: string, params: Array<{ actor?: string; target?: string; cursor?: string }>): Scenario {
-  return {
+  return scenario(
     name,
-    make(n) {
-      const p = params[n % params.length]!;
-      const search = new URLSearchParams({ limit: String(PAGE) });
-      const where: string[] = [];
-      const values: unknown[] = [];
-      if (p.actor) (search.set("actor", p.actor), values.push(p.actor), where.push(`actor = $${values.length}`));
-      if (p.target) (search.set("target", p.target), values.push(p.target), where.push(`starts_with(target, $${values.length})`));
-      if (p.cursor) (search.set("cursor", p.cursor), values.push(p.cursor), where.push(`seq < $${values.length}::bigint`));
-      return {
-        query: `/api/v1/audit?${search}`,
-        sql: `SELECT * FROM "AuditEvent" ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ${PAGE + 1}`,
-        values,
-      };
+    params,
+    (p, q) => {
+      q.filter("actor", p.actor, "actor = $?").filter("target", p.target, "starts_with(target, $?)").filter("cursor", p.cursor, "seq < $?::bigint");
+      return { path: "/api/v1/audit", sql: `SELECT * FROM "AuditEvent" ${q.whereClause} ORDER BY seq DESC LIMIT ${PAGE + 1}` };
     },
-    apiKey: (x) => String(x.seq),
-    sqlKey: (x) => String(x.seq),
-  };
+    (x) => String(x.seq),
+  );
 }
 
 function sqlScriptScenario(name: string, params: Array<{ status?: string; component?: string; cursor?: string }>): Scenario {
-  return {
+  return scenario(
     name,
-    make(n) {
-      const p = params[n % params.length]!;
-      const search = new URLSearchParams({ limit: String(PAGE) });
-      const where: string[] = [];
-      const values: unknown[] = [];
-      if (p.status) (search.set("status", p.status), values.push(p.status), where.push(`s.status = $${values.length}`));
-      if (p.component) (search.set("component", p.component), values.push(p.component), where.push(`s.component = $${values.length}`));
-      if (p.cursor) {
-        search.set("cursor", p.cursor);
-        values.push(p.cursor);
-        where.push(`(s."createdAt", s.id) < (SELECT "createdAt", id FROM "SqlScript" WHERE id = $${values.length})`);
-      }
+    params,
+    (p, q) => {
+      q.filter("status", p.status, "s.status = $?").filter("component", p.component, "s.component = $?");
+      q.filter("cursor", p.cursor, `(s."createdAt", s.id) < (SELECT "createdAt", id FROM "SqlScript" WHERE id = $?)`);
       return {
-        query: `/api/v1/sql-scripts?${search}`,
+        path: "/api/v1/sql-scripts",
         sql: `SELECT s.*, a.version, a.filename, a.sha256, a.size FROM "SqlScript" s JOIN "Artifact" a ON a.id = s."artifactId"
-              ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY s."createdAt" DESC, s.id DESC LIMIT ${PAGE + 1}`,
-        values,
+              ${q.whereClause} ORDER BY s."createdAt" DESC, s.id DESC LIMIT ${PAGE + 1}`,
       };
     },
-    apiKey: (x) => String(x.id),
-    sqlKey: (x) => String(x.id),
-  };
+    (x) => String(x.id),
+  );
 }
 
 /** `n` values spread over the list (for random-depth pages). */
