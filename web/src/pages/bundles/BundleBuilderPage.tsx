@@ -11,6 +11,7 @@ import { useResource } from "../../components/useResource";
 import type { Customer } from "../CustomersPage";
 import type { ReleaseSummary } from "../ReleasesPage";
 import type { Site } from "../SitePage";
+import { BaseReleaseField, ServicesField } from "./ContentsFields";
 import { PlanView, type BundlePlan } from "./PlanView";
 import type { Bundle } from "./BundlePage";
 
@@ -140,38 +141,10 @@ export function BundleBuilderPage() {
               Full
             </label>
           </div>
-          {mode === "version" && (
-            <div className="field" style={{ marginTop: 12, maxWidth: 320 }}>
-              <label htmlFor="b-from">Base release</label>
-              <select id="b-from" value={fromVersion} onChange={(e) => (setFromVersion(e.target.value), reset())}>
-                <option value="">Pick a base…</option>
-                {sameProduct.map((r) => (
-                  <option key={r.version} value={r.version}>
-                    {r.product} {r.version}
-                  </option>
-                ))}
-              </select>
-            </div>
-          )}
+          {mode === "version" && <BaseReleaseField id="b-from" releases={sameProduct} value={fromVersion} onChange={(version) => (setFromVersion(version), reset())} />}
         </fieldset>
 
-        {target && (
-          <fieldset>
-            <legend>Services (none picked: all of the release)</legend>
-            <div className="checks">
-              {target.components.map((c) => (
-                <label key={c.name}>
-                  <input
-                    type="checkbox"
-                    checked={picked.includes(c.name)}
-                    onChange={(e) => (setPicked(e.target.checked ? [...picked, c.name] : picked.filter((n) => n !== c.name)), reset())}
-                  />
-                  {c.name} {c.version}
-                </label>
-              ))}
-            </div>
-          </fieldset>
-        )}
+        {target && <ServicesField release={target} picked={picked} onChange={(next) => (setPicked(next), reset())} />}
 
         <div className="filters">
           <div className="field">

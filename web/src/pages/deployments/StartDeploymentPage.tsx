@@ -12,6 +12,7 @@ import { Link, useRouter, useSearchParams } from "../../router";
 import { ErrorAlert, Loading, PageHeader } from "../../components/ui";
 import { useResource } from "../../components/useResource";
 import { useToast } from "../../components/toasts";
+import { BaseReleaseField, ServicesField } from "../bundles/ContentsFields";
 import { PlanView, type BundlePlan } from "../bundles/PlanView";
 import type { ReleaseSummary } from "../ReleasesPage";
 import type { Site } from "../SitePage";
@@ -135,39 +136,19 @@ export function StartDeploymentPage() {
                 </label>
               </div>
               {baseMode === "version" && (
-                <div className="field" style={{ marginTop: 12, maxWidth: 320 }}>
-                  <label htmlFor="deploy-from">Base release</label>
-                  <select id="deploy-from" value={fromVersion} onChange={(e) => (setFromVersion(e.target.value), changed())} disabled={!release}>
-                    <option value="">{release ? "Pick a base…" : "Choose a release first"}</option>
-                    {sameProduct.map((r) => (
-                      <option key={r.version} value={r.version}>
-                        {r.product} {r.version}
-                      </option>
-                    ))}
-                  </select>
-                </div>
+                <BaseReleaseField
+                  id="deploy-from"
+                  releases={sameProduct}
+                  value={fromVersion}
+                  onChange={(version) => (setFromVersion(version), changed())}
+                  disabled={!release}
+                  placeholder={release ? "Pick a base…" : "Choose a release first"}
+                />
               )}
             </fieldset>
 
             {release && (
-              <fieldset>
-                <legend>Services (none picked: all of the release)</legend>
-                <div className="checks">
-                  {release.components.map((c) => (
-                    <label key={c.name}>
-                      <input
-                        type="checkbox"
-                        name="components"
-                        value={c.name}
-                        checked={picked.includes(c.name)}
-                        onChange={(e) => (setPicked(e.target.checked ? [...picked, c.name] : picked.filter((n) => n !== c.name)), changed())}
-                      />
-                      {c.name} {c.version}
-                    </label>
-                  ))}
-                </div>
-                <p className="hint">Services they depend on are added.</p>
-              </fieldset>
+              <ServicesField release={release} picked={picked} onChange={(next) => (setPicked(next), changed())} name="components" hint="Services they depend on are added." />
             )}
 
             <ErrorAlert error={error} />
