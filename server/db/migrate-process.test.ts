@@ -12,8 +12,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
-import pg from "pg";
-import { createScratchDatabase } from "../../test/support/postgres.js";
+import { assertEachMigrationAppliedOnce, createScratchDatabase } from "../../test/support/postgres.js";
 import { openDatabase, type DatabaseOptions } from "./client.js";
 import { localMigrationNames, migrationsDir } from "./migrate.js";
 import { migrateInChildProcess, openMigratedDatabase } from "./migrate-process.js";
@@ -108,17 +107,5 @@ test("PostgreSQL: processes starting at once on a fresh database apply each migr
   } finally {
     await Promise.all(opened.map(({ database }) => database.close()));
   }
-  const client = new pg.Client({ connectionString: options.databaseUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ migration_name: string; count: string }>(
-      "SELECT migration_name, count(*) FROM _prisma_migrations GROUP BY migration_name ORDER BY migration_name",
-    );
-    assert.deepEqual(
-      rows.map((row) => [row.migration_name, Number(row.count)]),
-      [...allMigrations].sort().map((name) => [name, 1]),
-    );
-  } finally {
-    await client.end();
-  }
+  await assertEachMigrationAppliedOnce(options.databaseUrl!, allMigrations);
 });

@@ -24,6 +24,7 @@ import { bundleWorld } from "../support/bundles.js";
 import { remoteServer } from "../support/cluster.js";
 import { Gate, writeGatedHelloCatalog } from "../support/gated-hello.js";
 import { freePort, startFerryProcess, type FerryProcess } from "../support/process.js";
+import { until } from "../support/until.js";
 import type { TestServer, TestUser } from "../support/server.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
@@ -86,14 +87,6 @@ function startAgent(): Agent {
 async function killAgent(agent: Agent): Promise<void> {
   agent.child.kill("SIGKILL");
   await agent.exited;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000, context = () => ""): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function createDeployment(version: string): Promise<string> {

@@ -9,57 +9,27 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { startFerryProcess, type FerryProcess } from "../support/process.js";
+import type { FerryProcess } from "../support/process.js";
 import { BASE_DB, freshDatabase, type Cleanups } from "../support/cluster.js";
+import { runCleanups } from "../support/cleanups.js";
+import { serverLogFor, sha256, startFerryWithBaseComponent, timedRequest, type Outcome } from "../support/database-outage.js";
 
 const cleanups: Cleanups = [];
 let ferry: FerryProcess;
 let token: string;
 let databaseName: string;
-const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
 before(async () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), "ferry-faults-pg-"));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const database = await freshDatabase(cleanups, "ferry_faults_pg");
   databaseName = database.name;
-  ferry = await startFerryProcess({ DATABASE_URL: database.url, FERRY_DATA_DIR: dataDir, FERRY_LOGIN_RATE_LIMIT: "1000" });
-  cleanups.push(() => ferry.stop());
-  token = await ferry.login();
-  // Releases created under load reference this artifact.
-  const base = Buffer.from("base component");
-  const stored = await request("base upload", "/api/v1/artifacts/redis/7.2.5/redis-7.2.5.tar.gz", {
-    method: "PUT",
-    headers: { "content-type": "application/octet-stream", "x-artifact-kind": "binary", "x-checksum-sha256": sha256(base) },
-    body: new Uint8Array(base),
-  });
-  assert.equal(stored.status, 201, stored.text);
+  ({ ferry, token } = await startFerryWithBaseComponent(cleanups, { databaseUrl: database.url, dataDirPrefix: "ferry-faults-pg-", loginRateLimit: "1000" }));
 });
 
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((error: unknown) => console.error("cleanup:", error));
-});
+after(() => runCleanups(cleanups));
 
-interface Outcome {
-  what: string;
-  status: number;
-  text: string;
-}
-
-async function request(what: string, url: string, init: RequestInit = {}): Promise<Outcome> {
-  const started = Date.now();
-  try {
-    const response = await fetch(ferry.url + url, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers }, signal: AbortSignal.timeout(20_000) });
-    return { what, status: response.status, text: await response.text() };
-  } catch (error) {
-    return { what, status: -1, text: `no answer after ${Date.now() - started} ms: ${(error as Error).message}` };
-  }
-}
+const request = (what: string, url: string, init: RequestInit = {}) => timedRequest(ferry, token, what, url, init, 20_000);
 
 let counter = 0;
 function oneOfEach(): Array<Promise<Outcome>> {
@@ -79,12 +49,6 @@ function oneOfEach(): Array<Promise<Outcome>> {
     }),
     request("whoami", "/api/v1/auth/me"),
   ];
-}
-
-/** The server's log lines for the request id a 500 names, so a failure shows its cause. */
-function serverLogFor(text: string): string {
-  const id = /request id ([0-9a-f-]{36})/.exec(text)?.[1];
-  return id ? ferry.output().split("\n").filter((line) => line.includes(id)).join("\n").slice(0, 4000) : "";
 }
 
 async function severConnections(): Promise<number> {
@@ -114,7 +78,7 @@ describe("PostgreSQL connections severed under load", () => {
     assert.ok(severed > 0, "the test really cut Ferry's connections");
     const failures = outcomes.filter((outcome) => outcome.status >= 300);
     for (const outcome of failures) {
-      assert.equal(outcome.status, 503, `${outcome.what}: ${outcome.status} ${outcome.text}\n${serverLogFor(outcome.text)}`);
+      assert.equal(outcome.status, 503, `${outcome.what}: ${outcome.status} ${outcome.text}\n${serverLogFor(ferry, outcome.text)}`);
       const body = JSON.parse(outcome.text) as { error: { code: string; message: string } };
       assert.equal(body.error.code, "database_unavailable", `${outcome.what}: ${outcome.text}`);
       assert.doesNotMatch(outcome.text, /\bat \S+ \(|node_modules/);

@@ -11,14 +11,16 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { startFerryProcess, TEST_ADMIN_PASSWORD, type FerryProcess } from "../support/process.js";
+import { TEST_ADMIN_PASSWORD, type FerryProcess } from "../support/process.js";
 import { startPrivatePostgres, type PrivatePostgres } from "../support/private-postgres.js";
 import type { Cleanups } from "../support/cluster.js";
+import { runCleanups } from "../support/cleanups.js";
+import { serverLogFor, sha256, startFerryWithBaseComponent, timedRequest, type Outcome as TimedOutcome } from "../support/database-outage.js";
+import { until } from "../support/until.js";
 
 /** No request may take longer than this, database down or not. */
 const REQUEST_BOUND_MS = 15_000;
@@ -27,48 +29,21 @@ let postgres: PrivatePostgres;
 let ferry: FerryProcess;
 let dataDir: string;
 let token: string;
-const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
 before(async () => {
   postgres = await startPrivatePostgres();
   cleanups.push(() => postgres.close());
-  dataDir = mkdtempSync(path.join(tmpdir(), "ferry-pg-restart-"));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  ferry = await startFerryProcess({ DATABASE_URL: postgres.url, FERRY_DATA_DIR: dataDir, FERRY_LOGIN_RATE_LIMIT: "100000" });
-  cleanups.push(() => ferry.stop());
-  token = await ferry.login();
-  const base = Buffer.from("base component");
-  const stored = await request("base upload", "/api/v1/artifacts/redis/7.2.5/redis-7.2.5.tar.gz", {
-    method: "PUT",
-    headers: { "content-type": "application/octet-stream", "x-artifact-kind": "binary", "x-checksum-sha256": sha256(base) },
-    body: new Uint8Array(base),
-  });
-  assert.equal(stored.status, 201, stored.text);
+  ({ ferry, token, dataDir } = await startFerryWithBaseComponent(cleanups, { databaseUrl: postgres.url, dataDirPrefix: "ferry-pg-restart-", loginRateLimit: "100000" }));
 });
 
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((error: unknown) => console.error("cleanup:", error));
-});
+after(() => runCleanups(cleanups));
 
-interface Outcome {
-  what: string;
-  status: number;
-  text: string;
-  ms: number;
-  at: number;
+interface Outcome extends TimedOutcome {
   upload?: { coordinates: string; sha256: string };
 }
 
-async function request(what: string, url: string, init: RequestInit = {}, auth = true): Promise<Outcome> {
-  const started = Date.now();
-  const headers = { ...(auth ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string>) };
-  try {
-    const response = await fetch(ferry.url + url, { ...init, headers, signal: AbortSignal.timeout(REQUEST_BOUND_MS + 5_000) });
-    return { what, status: response.status, text: await response.text(), ms: Date.now() - started, at: started };
-  } catch (error) {
-    return { what, status: -1, text: `no answer after ${Date.now() - started} ms: ${(error as Error).message}`, ms: Date.now() - started, at: started };
-  }
-}
+const request = (what: string, url: string, init: RequestInit = {}, auth = true): Promise<Outcome> =>
+  timedRequest(ferry, auth ? token : undefined, what, url, init, REQUEST_BOUND_MS + 5_000);
 
 let counter = 0;
 /** One request of each kind the load mixes; uploads alternate between a declared checksum and none (staged, then published). */
@@ -111,15 +86,8 @@ function startLoad(clients: number) {
   };
 }
 
-/** Polls until `check` holds, up to `timeoutMs`; returns how long it took. */
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) assert.fail(`${what}: not within ${timeoutMs} ms\n${ferry.output().slice(-3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return Date.now() - started;
-}
+/** Polls until `check` holds, up to `timeoutMs`, with Ferry's output in the failure; returns how long it took. */
+const waitFor = (what: string, timeoutMs: number, check: () => Promise<boolean>) => until(what, check, timeoutMs, () => ferry.output().slice(-3000));
 
 const readyStatus = async () => (await request("readyz", "/readyz", {}, false)).status;
 const roundSucceeds = async () => (await Promise.all(oneOfEach())).every((outcome) => outcome.status < 300);
@@ -128,18 +96,13 @@ function assertClean(outcomes: Outcome[]): Outcome[] {
   const failures = outcomes.filter((outcome) => outcome.status >= 300);
   for (const outcome of outcomes) assert.ok(outcome.status !== -1 && outcome.ms <= REQUEST_BOUND_MS, `${outcome.what} took ${outcome.ms} ms: ${outcome.status} ${outcome.text}`);
   for (const outcome of failures) {
-    assert.equal(outcome.status, 503, `${outcome.what}: ${outcome.status} ${outcome.text}\n${serverLogFor(outcome.text)}`);
+    assert.equal(outcome.status, 503, `${outcome.what}: ${outcome.status} ${outcome.text}\n${serverLogFor(ferry, outcome.text)}`);
     const body = JSON.parse(outcome.text) as { error: { code: string; message: string } };
     assert.equal(body.error.code, "database_unavailable", `${outcome.what}: ${outcome.text}`);
     assert.equal(typeof body.error.message, "string");
     assert.doesNotMatch(outcome.text, /\bat \S+ \(|node_modules|\.ts:\d+/, "no stack trace reaches a client");
   }
   return failures;
-}
-
-function serverLogFor(text: string): string {
-  const id = /request id ([0-9a-f-]{36})/.exec(text)?.[1];
-  return id ? ferry.output().split("\n").filter((line) => line.includes(id)).join("\n").slice(0, 4000) : "";
 }
 
 function summary(outcomes: Outcome[]): string {

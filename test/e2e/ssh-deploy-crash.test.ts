@@ -22,8 +22,10 @@ import pg from "pg";
 import { createSite, publishHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
 import { bundleWorld } from "../support/bundles.js";
 import { freshDatabase, remoteServer, sharedSecrets, type Cleanups } from "../support/cluster.js";
+import { runCleanups } from "../support/cleanups.js";
 import { Gate, writeGatedHelloCatalog } from "../support/gated-hello.js";
 import { startFerryProcess, type FerryProcess } from "../support/process.js";
+import { until } from "../support/until.js";
 import type { TestServer, TestUser } from "../support/server.js";
 import { startSshd, type TestSshd } from "../support/sshd.js";
 
@@ -84,16 +86,8 @@ before(async () => {
 
 after(async () => {
   await replacing.catch(() => undefined);
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((error: unknown) => console.error("cleanup:", error));
+  await runCleanups(cleanups);
 });
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000, context = () => ""): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function createDeployment(version: string): Promise<string> {
   const created = await server.call("POST", "/api/v1/deployments", { token: operator.token, body: { site: siteId, release: { product: "hello-suite", version } } });

@@ -16,8 +16,10 @@ import { after, before, describe, it } from "node:test";
 import { createSite, publishHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
 import { bundleWorld } from "../support/bundles.js";
 import { remoteServer, type Cleanups } from "../support/cluster.js";
+import { runCleanups } from "../support/cleanups.js";
 import { Gate, writeGatedHelloCatalog } from "../support/gated-hello.js";
 import { freePort, startFerryProcess, type FerryProcess } from "../support/process.js";
+import { until } from "../support/until.js";
 import type { TestServer } from "../support/server.js";
 import { startSshd, type TestSshd } from "../support/sshd.js";
 
@@ -33,17 +35,7 @@ before(async () => {
   cleanups.push(() => sshd.close());
 });
 
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((error: unknown) => console.error("cleanup:", error));
-});
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000, context = () => ""): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${timeoutMs} ms\n${context()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+after(() => runCleanups(cleanups));
 
 describe("SIGKILL of a server running its own SSH deployment (embedded worker, PGlite)", () => {
   const installRoot2 = path.join(dir, "opt-embedded");

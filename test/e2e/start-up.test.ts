@@ -13,15 +13,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { startFerryProcess, type FerryProcess } from "../support/process.js";
 import { freshDatabase, type Cleanups } from "../support/cluster.js";
+import { runCleanups } from "../support/cleanups.js";
+import { assertEachMigrationAppliedOnce } from "../support/postgres.js";
 import { localMigrationNames } from "../../server/db/migrate.js";
 
 const cleanups: Cleanups = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((error: unknown) => console.error("cleanup:", error));
-});
+after(() => runCleanups(cleanups));
 
 const migrations = localMigrationNames();
 
@@ -87,19 +86,7 @@ test("two servers starting at once on a fresh PostgreSQL database both come up; 
     // The target is < 200 MB; these servers peak near 130 MiB here (300-340 MiB through tsx, with the schema engine kept).
     assert.ok(peak < 250, `server peak RSS ${peak.toFixed(0)} MiB`);
   }
-  const client = new pg.Client({ connectionString: database.url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ migration_name: string; count: string }>(
-      "SELECT migration_name, count(*) FROM _prisma_migrations GROUP BY migration_name ORDER BY migration_name",
-    );
-    assert.deepEqual(
-      rows.map((row) => [row.migration_name, Number(row.count)]),
-      [...migrations].sort().map((name) => [name, 1]),
-    );
-  } finally {
-    await client.end();
-  }
+  await assertEachMigrationAppliedOnce(database.url, migrations);
   await stopped(a);
   await stopped(b);
 });
