@@ -6,38 +6,26 @@
  * refused for what was wrong with them and not for something else.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { after, before, describe, it } from "node:test";
-import { bundleWorld, type BundleWorld } from "../../test/support/bundles.js";
-import { startTestServer, type TestServer, type TestUser } from "../../test/support/server.js";
+import type { TestServer, TestUser } from "../../test/support/server.js";
 import { assertRefused, rawRequest, type RawResponse } from "../../test/support/raw-http.js";
 import { snapshotState, stateChanges } from "../../test/support/state-snapshot.js";
-import { appliedOfflineReport, createSite, publishHello, writeHelloCatalog } from "../deployments/deployments.fixtures.js";
+import { createSite, offlineReportWorld, type OfflineReportWorld } from "../deployments/deployments.fixtures.js";
 
-const dir = mkdtempSync(path.join(tmpdir(), "ferry-reports-bad-"));
 let server: TestServer;
-let world: BundleWorld;
 let operator: TestUser;
 let siteId: string;
 let otherSiteId: string;
 let report: any;
+let setup: OfflineReportWorld;
 
 before(async () => {
-  server = await startTestServer({ env: { FERRY_CATALOG_DIR: writeHelloCatalog(dir) } });
-  world = await bundleWorld(server);
-  operator = await server.user(["operator"]);
-  await publishHello(world, "1.0.0");
-  siteId = (await createSite(server, operator, "acme", { name: "bunker", connectivity: "offline" })).id;
+  setup = await offlineReportWorld();
+  ({ server, operator, siteId, report } = setup);
   otherSiteId = (await createSite(server, operator, "acme", { name: "bunker-2", connectivity: "offline" })).id;
-  report = await appliedOfflineReport(server, world, siteId, dir);
 });
-after(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => setup?.close());
 
 function post(body: string | Buffer, contentType = "application/json", id = siteId, extra: Record<string, string> = {}): Promise<RawResponse> {
   return rawRequest(server.url, "POST", `/api/v1/sites/${id}/reports`, {

@@ -4,34 +4,23 @@
  * against the bundle's manifest.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { bundleWorld, type BundleWorld } from "../../test/support/bundles.js";
-import { startTestServer, type TestServer, type TestUser } from "../../test/support/server.js";
-import { appliedOfflineReport, createSite, publishHello, writeHelloCatalog } from "../deployments/deployments.fixtures.js";
+import type { BundleWorld } from "../../test/support/bundles.js";
+import type { TestServer, TestUser } from "../../test/support/server.js";
+import { createSite, offlineReportWorld, type OfflineReportWorld } from "../deployments/deployments.fixtures.js";
 
-const dir = mkdtempSync(path.join(tmpdir(), "ferry-reports-"));
 let server: TestServer;
 let world: BundleWorld;
 let operator: TestUser;
 let siteId: string;
 let report: any;
+let setup: OfflineReportWorld;
 
 before(async () => {
-  server = await startTestServer({ env: { FERRY_CATALOG_DIR: writeHelloCatalog(dir) } });
-  world = await bundleWorld(server);
-  operator = await server.user(["operator"]);
-  await publishHello(world, "1.0.0");
-  siteId = (await createSite(server, operator, "acme", { name: "bunker", connectivity: "offline" })).id;
-
-  report = await appliedOfflineReport(server, world, siteId, dir);
+  setup = await offlineReportWorld();
+  ({ server, world, operator, siteId, report } = setup);
 });
-after(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => setup?.close());
 
 const post = (id: string, body: unknown, headers: Record<string, string> = {}) => server.call("POST", `/api/v1/sites/${id}/reports`, { token: operator.token, body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
 

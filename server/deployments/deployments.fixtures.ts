@@ -5,13 +5,14 @@
  * and a delivery lead would. Used by server/deployments tests and test/e2e/ssh-* tests.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { dump } from "js-yaml";
 import { applyBundle } from "../../agent/apply.js";
 import { folderOf, tarGz } from "../../test/support/bundle-fixture.js";
-import type { BundleWorld } from "../../test/support/bundles.js";
-import type { TestServer, TestUser } from "../../test/support/server.js";
+import { bundleWorld, type BundleWorld } from "../../test/support/bundles.js";
+import { startTestServer, type TestServer, type TestUser } from "../../test/support/server.js";
 
 const ROOT = "${{ vars.INSTALL_ROOT }}/hello";
 
@@ -123,4 +124,38 @@ export async function appliedOfflineReport(server: TestServer, world: BundleWorl
   const applied = await applyBundle({ bundle: bundleFile, workdir: path.join(dir, "work"), varsFile, keyFile, reportFile, out: () => undefined });
   assert.equal(applied.result, "succeeded", JSON.stringify(applied.error));
   return JSON.parse(readFileSync(reportFile, "utf8"));
+}
+
+export interface OfflineReportWorld {
+  server: TestServer;
+  world: BundleWorld;
+  operator: TestUser;
+  /** The offline site "bunker" of customer acme. */
+  siteId: string;
+  /** The report of hello-suite 1.0.0 applied there (appliedOfflineReport). */
+  report: any;
+  /** Stops the server and removes the working folder. */
+  close(): Promise<void>;
+}
+
+/** A server with the hello catalog and hello-suite 1.0.0, an offline site, and a real report from it. */
+export async function offlineReportWorld(): Promise<OfflineReportWorld> {
+  const dir = mkdtempSync(path.join(tmpdir(), "ferry-reports-"));
+  let server: TestServer | undefined;
+  const close = async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    server = await startTestServer({ env: { FERRY_CATALOG_DIR: writeHelloCatalog(dir) } });
+    const world = await bundleWorld(server);
+    const operator = await server.user(["operator"]);
+    await publishHello(world, "1.0.0");
+    const siteId = (await createSite(server, operator, "acme", { name: "bunker", connectivity: "offline" })).id;
+    const report = await appliedOfflineReport(server, world, siteId, dir);
+    return { server, world, operator, siteId, report, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
