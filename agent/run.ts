@@ -17,6 +17,7 @@ import { downloadBundle, DownloadRejected, type BundleRef } from "./download.js"
 import { AGENT_VERSION, inventoryOf, type ApplyReport } from "./report.js";
 import { WorkDir } from "./state.js";
 import { readVarsFile, type VarsFile } from "./vars.js";
+import { sendableJson } from "./wire-text.js";
 
 export interface RunOptions {
   server: string;
@@ -53,6 +54,8 @@ const ROLLBACK_STATUS: Record<string, string> = { started: "rolling_back", rolle
 class Fatal extends Error {}
 /** The server cancelled the deployment (409 deployment_cancelled / deployment_finished). */
 class Cancelled extends Error {}
+/** The server refused a request as bad input (4xx other than 409): sending it again cannot help. */
+class Refused extends Error {}
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -106,7 +109,7 @@ export class OnlineAgent {
     const response = await fetch(new URL(route, this.opts.server), {
       method,
       headers: { authorization: `Bearer ${this.opts.token}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
+      body: sendableJson(body),
       signal,
     });
     if (response.status === 401 || response.status === 403) throw new Fatal(`the server refused the site token (${response.status}): ${await response.text()}`);
@@ -212,6 +215,7 @@ export class OnlineAgent {
   async postEvents(deploymentId: string, body: unknown): Promise<void> {
     const response = await this.request("POST", `/api/v1/agent/deployments/${deploymentId}/events`, body, AbortSignal.timeout(30_000));
     if (response.status === 409) throw new Cancelled(await response.text());
+    if (response.status === 400 || response.status === 413 || response.status === 422) throw new Refused(`events answered ${response.status}: ${(await response.text()).slice(0, 500)}`);
     if (!response.ok) throw new Error(`events answered ${response.status}: ${(await response.text()).slice(0, 500)}`);
   }
 
@@ -280,6 +284,11 @@ class EventStream {
           this.agent.sayLine(`the server stopped the deployment: ${error.message}`);
           return this.onCancel();
         }
+        if (error instanceof Refused) {
+          // Retrying what the server refused would hold back everything after it, final status included.
+          this.agent.sayLine(`the server refused ${batch.length} deployment event(s); they are only in the local apply log: ${error.message}`);
+          return;
+        }
         // Keep the batch for the next tick; progress is not lost to a dropped connection.
         this.pending.unshift(...batch);
       }
@@ -300,6 +309,12 @@ class EventStream {
         if (last) return;
       } catch (err) {
         if (err instanceof Cancelled) return this.agent.sayLine(`final status not recorded: ${err.message}`);
+        if (err instanceof Refused && this.pending.length) {
+          // Send the final status without the events the server will not take.
+          this.agent.sayLine(`the server refused ${this.pending.length} deployment event(s); sending the final status without them: ${err.message}`);
+          this.pending = [];
+          continue;
+        }
         if (attempt >= 8) throw err;
         await this.agent.retryDelay(err as Error);
       }

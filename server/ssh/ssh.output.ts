@@ -5,6 +5,7 @@
  * the deployment log. Lines are written in batches (every 250 ms or 200 lines), not one
  * database write per line.
  */
+import { sendableText } from "../../agent/wire-text.js";
 import type { AgentEvent } from "../deployments/deployments.schema.js";
 import type { DeploymentProgress } from "../deployments/deployments.progress.js";
 
@@ -17,11 +18,12 @@ const ROLLBACK_STATUS: Record<string, string> = { started: "rolling_back", rolle
 
 /** The deployment events one line of agent output stands for. */
 export function eventsFromLine(stream: "stdout" | "stderr", raw: string): AgentEvent[] {
-  const line = raw.length > MAX_LINE ? `${raw.slice(0, MAX_LINE)}…` : raw;
+  // Output may hold NUL bytes or a cut surrogate pair, which PostgreSQL cannot store.
+  const line = sendableText(raw.length > MAX_LINE ? `${raw.slice(0, MAX_LINE)}…` : raw);
   let parsed: Record<string, unknown> | null = null;
   if (stream === "stdout" && line.startsWith("{")) {
     try {
-      parsed = JSON.parse(line) as Record<string, unknown>;
+      parsed = JSON.parse(line, (_key, value: unknown) => (typeof value === "string" ? sendableText(value) : value)) as Record<string, unknown>;
     } catch {
       parsed = null;
     }
@@ -33,7 +35,7 @@ export function eventsFromLine(stream: "stdout" | "stderr", raw: string): AgentE
   const name = typeof parsed.step === "string" ? parsed.step.slice(0, 300) : null;
   if (parsed.event === "output" && typeof parsed.line === "string") {
     const out = parsed.stream === "stderr" ? "stderr" : "stdout";
-    return [{ type: "log", stream: out, line: `${component ? `[${component}] ` : ""}${parsed.line}`.slice(0, MAX_LINE), ...(at ? { at } : {}) }];
+    return [{ type: "log", stream: out, line: sendableText(`${component ? `[${component}] ` : ""}${parsed.line}`.slice(0, MAX_LINE)), ...(at ? { at } : {}) }];
   }
   const events: AgentEvent[] = [{ type: "log", stream: "agent", line, ...(at ? { at } : {}) }];
   const table = parsed.event === "step" ? STEP_STATUS : parsed.event === "rollback" ? ROLLBACK_STATUS : null;
