@@ -1,8 +1,9 @@
 /**
  * Test setup for deployments, the agent API and SSH: a catalog holding one tiny real
  * service ("hello": a tarball unpacked under INSTALL_ROOT, a config rendered from site
- * variables, a command), and helpers that publish releases of it through the API as CI
- * and a delivery lead would. Used by server/deployments tests and test/e2e/ssh-* tests.
+ * variables, a command whose output includes a NUL byte, as binary output can), and
+ * helpers that publish releases of it through the API as CI and a delivery lead would.
+ * Used by server/deployments tests and test/e2e/ssh-* tests.
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,7 +25,7 @@ export function writeHelloCatalog(dir: string, options: { failingVersion?: strin
   const steps = [
     { name: "unpack hello", type: "extract", artifact: "tarball", to: `${ROOT}/releases/\${{ component.version }}`, strip: 1 },
     { name: "render hello.conf", type: "template", source: "config/hello.conf.tpl", to: `${ROOT}/hello.conf`, mode: "0640" },
-    { name: "say hello", type: "run", command: `echo "$(cat '${ROOT}/releases/\${{ component.version }}/VERSION') installed"; echo "a warning" >&2`, timeout: 30 },
+    { name: "say hello", type: "run", command: `echo "$(cat '${ROOT}/releases/\${{ component.version }}/VERSION') installed"; echo "a warning" >&2; printf 'raw\\000bytes\\n'`, timeout: 30 },
   ];
   if (options.failingVersion) {
     steps.push({ name: "smoke test", type: "run", command: `if [ "\${{ component.version }}" = "${options.failingVersion}" ]; then echo 'smoke test failed' >&2; exit 3; fi`, timeout: 30 });

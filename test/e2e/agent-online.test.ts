@@ -110,6 +110,8 @@ describe("ferry-agent run (online mode)", () => {
     // The `run` step's own output reaches the server, stdout and stderr apart.
     assert.ok(logs.some((l) => l.stream === "stdout" && l.line === "1.0.0 installed"), JSON.stringify(logs));
     assert.ok(logs.some((l) => l.stream === "stderr" && l.line === "a warning"), JSON.stringify(logs));
+    // A NUL byte in the output (the server cannot store one) arrives as U+FFFD, and nothing after it is held back.
+    assert.ok(logs.some((l) => l.stream === "stdout" && l.line === "raw\ufffdbytes"), JSON.stringify(logs));
 
     const site = await installed();
     assert.equal(site.installed?.version ?? site.installedVersion, "1.0.0", JSON.stringify(site));

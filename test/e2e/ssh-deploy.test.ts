@@ -72,6 +72,8 @@ describe("ssh deployments with the real agent", () => {
     // The agent's JSON lines arrive as they are printed, and become step transitions too.
     assert.ok(logs.some((l) => l.stream === "agent" && /"event":"verify","status":"succeeded"/.test(l.line)), JSON.stringify(logs));
     assert.ok(logs.some((l) => l.stream === "step" && l.line === "hello: say hello succeeded"));
+    // Output with a NUL byte (PostgreSQL cannot store one) is kept with U+FFFD in its place.
+    assert.ok(logs.some((l) => l.stream === "stdout" && /raw\ufffdbytes$/.test(l.line)), JSON.stringify(logs));
     assert.ok(logs.some((l) => l.stream === "agent" && l.line.startsWith("copied bundle")));
     assert.ok(!JSON.stringify(logs).includes("tok-very-secret"), "secret values never reach the logs");
     // The agent, bundle and work directory live in FERRY_SSH_DIR; the variables file is gone.
