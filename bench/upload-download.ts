@@ -45,6 +45,13 @@ http {
   return null;
 }
 
+/**
+ * Writes every dirty page to disk before a timed transfer. Without it the gigabyte that
+ * the previous step left in the page cache (the test file, nginx's upload) is written back
+ * during the next step's measurement, and an upload that fsyncs (Ferry's) waits behind it.
+ */
+const settle = () => execFileSync("sync");
+
 const work = mkdtempSync(path.join(tmpdir(), "ferry-bench-"));
 const file = path.join(work, "payload.bin");
 try {
@@ -52,6 +59,7 @@ try {
   const rows: Array<Record<string, string | number>> = [];
   const rate = (seconds: number) => (mb(bytes) / seconds).toFixed(0);
 
+  settle();
   const hashSeconds = await timed("sha256sum", [file]);
   const digest = execFileSync("sha256sum", [file]).toString().split(" ")[0]!;
   rows.push({ what: "baseline: sha256sum file", "MB/s": rate(hashSeconds), "peak RSS MiB": "-" });
@@ -63,7 +71,9 @@ try {
   let nginxUp = 0;
   let nginxDown = 0;
   if (nginx) {
+    settle();
     nginxUp = await timed("curl", ["-sSf", "-o", "/dev/null", "-T", file, `${nginx.url}/payload.bin`]);
+    settle();
     nginxDown = await timed("curl", ["-sSf", "-o", "/dev/null", `${nginx.url}/payload.bin`]);
     rows.push({ what: "baseline: nginx PUT (DAV)", "MB/s": rate(nginxUp), "peak RSS MiB": "-" });
     rows.push({ what: "baseline: nginx GET", "MB/s": rate(nginxDown), "peak RSS MiB": "-" });
@@ -78,9 +88,11 @@ try {
     const pid = ferry.child.pid!;
     const idle = currentRssMiB(pid);
     const url = `${ferry.url}/api/v1/artifacts/bench/1.0.0/payload.bin`;
+    settle();
     const upSampler = sampleRss(pid);
     const up = await timed("curl", ["-sSf", "-o", "/dev/null", "-H", `authorization: Bearer ${token}`, "-H", `x-checksum-sha256: ${digest}`, "-T", file, url]);
     const upPeak = upSampler.stop();
+    settle();
     const downSampler = sampleRss(pid);
     const down = await timed("curl", ["-sSf", "-o", "/dev/null", "-H", `authorization: Bearer ${token}`, url]);
     const downPeak = downSampler.stop();
