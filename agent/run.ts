@@ -54,7 +54,7 @@ const ROLLBACK_STATUS: Record<string, string> = { started: "rolling_back", rolle
 class Fatal extends Error {}
 /** The server cancelled the deployment (409 deployment_cancelled / deployment_finished). */
 class Cancelled extends Error {}
-/** The server refused a request as bad input (4xx other than 409): sending it again cannot help. */
+/** The server refused a request as bad input (400, 413, 422): sending it again cannot help. */
 class Refused extends Error {}
 
 const sleep = (ms: number, signal: AbortSignal) =>
