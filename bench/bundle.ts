@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startFerryProcess, type FerryProcess } from "../test/support/process.js";
-import { currentRssMiB, mb, printTable, sampleRss, timed } from "./lib.js";
+import { currentRssMiB, mb, printTable, sampleRss, settleDisk, timed } from "./lib.js";
 
 const total = Number(process.env.BENCH_BUNDLE_BYTES ?? 2 * 1024 ** 3);
 const incrementalBase = Number(process.env.BENCH_INCREMENTAL_BYTES ?? 495 * 1024 * 1024);
@@ -58,7 +58,7 @@ try {
     mkdirSync(path.join(files, component, version), { recursive: true });
     sh(`head -c ${each} /dev/urandom > ${path.join(files, component, version, name)}`);
   }
-  sh("sync");
+  settleDisk(work, total);
   const tarSeconds = await timed("tar", ["cf", path.join(work, "gnu.tar"), "-C", files, "."]);
   rmSync(path.join(work, "gnu.tar"));
 
@@ -73,6 +73,7 @@ try {
     const site = await api(ferry, token, "POST", "/api/v1/customers/bench/sites", { name: "site", environment: "production", platform: "vm", connectivity: "offline" });
 
     const pid = ferry.child.pid!;
+    settleDisk(work, total);
     const idle = currentRssMiB(pid);
     const sampler = sampleRss(pid);
     const started = process.hrtime.bigint();

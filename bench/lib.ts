@@ -1,6 +1,7 @@
 /** Shared helpers for benchmarks: timing commands, sampling a process's RSS, printing tables. */
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import path from "node:path";
 
 export function mb(bytes: number): number {
   return bytes / 1024 / 1024;
@@ -67,4 +68,28 @@ export function printTable(rows: Array<Record<string, string | number>>): void {
   console.log(line(columns));
   console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
   for (const row of rows) console.log(line(columns.map((c) => String(row[c]))));
+}
+
+/**
+ * Puts the machine in the same state before every timed step that writes `bytes` into
+ * `directory`: nothing dirty left behind by the previous step, and `bytes` of page cache
+ * freed just before, so the step's writes reuse those pages.
+ *
+ * Without the second part the cost of a buffered write depends on which free pages the
+ * kernel hands out: on this kind of virtual machine, writing 1 GiB into the page cache took
+ * from 0.14 s to 2.1 s of system time in back-to-back runs of the same program, and it was
+ * cheap whenever a file of that size had just been deleted (most likely pages the guest
+ * had not touched before cost the hypervisor a fault each; docs/BENCHMARKS.md, "Page
+ * cache"). Whichever side of a comparison drew the fresh pages lost. A scratch file
+ * written and deleted here touches them outside the timing.
+ */
+export function settleDisk(directory: string, bytes: number): void {
+  const scratch = path.join(directory, `.bench-recycle-${process.pid}`);
+  const mib = Math.max(1, Math.ceil(bytes / 1024 / 1024));
+  try {
+    execFileSync("dd", ["if=/dev/zero", `of=${scratch}`, "bs=1M", `count=${mib}`, "status=none"]);
+  } finally {
+    rmSync(scratch, { force: true });
+  }
+  execFileSync("sync");
 }

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startFerryProcess, freePort } from "../test/support/process.js";
-import { currentRssMiB, have, mb, printTable, sampleRss, timed } from "./lib.js";
+import { currentRssMiB, have, mb, printTable, sampleRss, settleDisk, timed } from "./lib.js";
 
 const bytes = Number(process.env.BENCH_BYTES ?? 1024 ** 3);
 
@@ -45,15 +45,10 @@ http {
   return null;
 }
 
-/**
- * Writes every dirty page to disk before a timed transfer. Without it the gigabyte that
- * the previous step left in the page cache (the test file, nginx's upload) is written back
- * during the next step's measurement, and an upload that fsyncs (Ferry's) waits behind it.
- */
-const settle = () => execFileSync("sync");
-
 const work = mkdtempSync(path.join(tmpdir(), "ferry-bench-"));
 const file = path.join(work, "payload.bin");
+/** Before each timed transfer: see settleDisk (the previous step's dirty pages, fresh guest pages). */
+const settle = () => settleDisk(work, bytes);
 try {
   execFileSync("sh", ["-c", `head -c ${bytes} /dev/urandom > ${file}`]);
   const rows: Array<Record<string, string | number>> = [];
