@@ -5,7 +5,9 @@
  * a refused batch of events would hold back every log line and the final status after it.
  * Both are replaced with U+FFFD, the Unicode replacement character, on the way out.
  */
-const UNSENDABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** A UTF-16 surrogate without its partner. The server refuses the same in every request (server/http/route.ts). */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSENDABLE = new RegExp(`\\u0000|${LONE_SURROGATE.source}`, "g");
 
 export function sendableText(text: string): string {
   return text.replace(UNSENDABLE, "\ufffd");

@@ -6,6 +6,7 @@
  */
 import type { Request, Response, RequestHandler, Router } from "express";
 import { z } from "zod";
+import { LONE_SURROGATE } from "../../agent/wire-text.js";
 import type { Actor, Role } from "../auth/actor.js";
 import { actorName, hasAnyRole } from "../auth/actor.js";
 import { forbidden, unauthorized, validationFailed } from "../errors.js";
@@ -88,7 +89,6 @@ const empty = z.object({}).strict();
 
 /** Deeper than any input Ferry takes (reports and inventories are a few levels); stops nesting bombs before they reach JSON.stringify or jsonb. */
 export const MAX_INPUT_DEPTH = 64;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function textProblem(text: string): string | undefined {
   if (text.includes("\u0000")) return "must not contain a NUL character";
