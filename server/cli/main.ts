@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config.js";
+import { DatabaseInUseError } from "../db/data-dir-lock.js";
 import { startServer } from "../server.js";
 import { CliError, requestOk, resolveTarget } from "./api-client.js";
 import { pushFile } from "./push.js";
@@ -139,7 +140,7 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     for (const line of error.problems) console.error(line);
     process.exit(2);
   }
-  if (error instanceof CliError || (error as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+  if (error instanceof CliError || error instanceof DatabaseInUseError || (error as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
     console.error(`ferry: ${(error as Error).message}`);
     process.exit(1);
   }

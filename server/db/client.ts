@@ -10,6 +10,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaClient } from "../generated/prisma/client.js";
+import { lockEmbeddedDatabase } from "./data-dir-lock.js";
 import { applyPendingMigrations } from "./migrate.js";
 import { compileWasmWithLiftoffOnly } from "./wasm.js";
 
@@ -106,6 +107,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   } else {
     kind = "pglite";
     let pglite: PGlite;
+    let unlock = () => {};
     if (options.inMemory) {
       // Scratch databases (db:diff, tests) are short-lived: PGlite's defaults, which also
       // reserve their memory up front instead of growing it later.
@@ -113,12 +115,25 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     } else {
       const dir = pgliteDataDir(options.dataDir);
       mkdirSync(dir, { recursive: true });
+      // Before PGlite touches a file: a second process on these files corrupts them.
+      unlock = lockEmbeddedDatabase(dir, `${dir}.lock`);
       pglite = new PGlite(dir, { startParams: PGLITE_START_PARAMS });
     }
-    await pglite.waitReady;
+    try {
+      await pglite.waitReady;
+    } catch (error) {
+      unlock();
+      throw error;
+    }
     appliedMigrations = () => appliedMigrationsOnPglite(pglite);
     adapterFactory = new PrismaPGlite(pglite);
-    closeDriver = () => pglite.close();
+    closeDriver = async () => {
+      try {
+        await pglite.close();
+      } finally {
+        unlock();
+      }
+    };
   }
   const prisma = new PrismaClient({ adapter: adapterFactory });
   return {

@@ -3,14 +3,15 @@
  * run in a short-lived child, so neither PGlite's first-start initdb nor Prisma's schema
  * engine ever lives in the server. A fresh embedded data directory starts and its server's
  * peak memory stays far below what in-process migrations cost (~900 MiB: PGlite's
- * WebAssembly memory never shrinks); the same directory restarts without migrating; two
+ * WebAssembly memory never shrinks); the same directory restarts without migrating, and a
+ * second server on it while one runs is refused (data-dir-lock.ts); two
  * servers starting at once on a fresh PostgreSQL database both come up and each migration
  * is applied once.
  * Needs PostgreSQL (FERRY_TEST_DATABASE_URL) for the last test, as CI runs.
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startFerryProcess, type FerryProcess } from "../support/process.js";
@@ -50,7 +51,7 @@ async function stopped(ferry: FerryProcess): Promise<void> {
   assert.equal(await ferry.exited, 0, ferry.output());
 }
 
-test("a fresh embedded data directory starts with migrations in a child process, and restarts without them", async () => {
+test("a fresh embedded data directory starts with migrations in a child process, restarts without them, and takes one server at a time", async () => {
   const dataDir = freshDir("embedded");
   const first = await startFerryProcess({ FERRY_DATA_DIR: dataDir, LOG_LEVEL: "info" });
   cleanups.push(() => first.stop());
@@ -65,7 +66,11 @@ test("a fresh embedded data directory starts with migrations in a child process,
   cleanups.push(() => second.stop());
   assert.deepEqual(loggedMigrations(second), [], "nothing to migrate on a restart");
   await second.login(); // the admin created by the first start
+  // Two PGlite instances over one directory corrupt it: a second server is refused at start.
+  await assert.rejects(startFerryProcess({ FERRY_DATA_DIR: dataDir }), new RegExp(`in use by process ${second.child.pid} .*DATABASE_URL`, "s"));
+  await second.login(); // untouched by the refused start
   await stopped(second);
+  assert.ok(!existsSync(path.join(dataDir, "db.lock")), "a server that stopped leaves no lock behind");
 });
 
 test("two servers starting at once on a fresh PostgreSQL database both come up; each migration is applied once", async () => {
