@@ -6,9 +6,10 @@
  * SshConnectionLostError ("ssh connection lost: …"); keepalives detect a silent peer.
  */
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import ssh2 from "ssh2";
+import type ssh2 from "ssh2";
 import type { ClientChannel, SFTPWrapper } from "ssh2";
 import type { SshCredentials } from "../sites/sites.service.js";
 
@@ -220,7 +221,10 @@ export class SshSession {
 }
 
 function connect(config: ssh2.ConnectConfig, hostKeys: HostKeyStore, label: string): Promise<ssh2.Client> {
-  const client = new ssh2.Client();
+  // Loaded on the first SSH connection, not at start: ssh2 and its native add-ons cost
+  // every server ~4 MiB of RSS, and most never deploy over SSH (see sites.secrets.ts too).
+  const { Client } = createRequire(import.meta.url)("ssh2") as typeof ssh2;
+  const client = new Client();
   const hostPort = `${config.host}:${config.port}`;
   let refused: Error | null = null;
   return new Promise((resolve, reject) => {
