@@ -43,7 +43,7 @@ export class DatabaseInUseError extends Error {
 
 /** Takes the lock or throws DatabaseInUseError; returns the release (idempotent, also run at process exit). */
 export function lockEmbeddedDatabase(directory: string, lockFile: string): () => void {
-  const me: Holder = { pid: process.pid, host: hostname(), started: processStart(process.pid), token: randomUUID(), since: new Date().toISOString() };
+  const me: Holder = { pid: process.pid, host: hostname(), started: procStat(process.pid)?.started ?? null, token: randomUUID(), since: new Date().toISOString() };
   // Two rounds: the second follows the removal of a stale lock, which another process
   // starting at the same moment may have replaced with its own in between.
   for (let round = 0; round < 2; round++) {
@@ -135,10 +135,6 @@ function isAlive(holder: Holder): boolean {
   // A killed process stays a zombie until its parent reaps it: gone all the same.
   if (stat?.state === "Z" || stat?.state === "X") return false;
   return holder.started === null || !stat || stat.started === holder.started;
-}
-
-function processStart(pid: number): string | null {
-  return procStat(pid)?.started ?? null;
 }
 
 /** Fields 3 (state) and 22 (start time) of /proc/<pid>/stat, counted after the command name, which may contain spaces. */
