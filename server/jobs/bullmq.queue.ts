@@ -46,8 +46,7 @@ export class BullMqJobQueue implements JobQueue {
   private readonly followUps = new Map<string, number>();
   private readonly pendingAdds = new Set<Promise<void>>();
   /** BullMQ jobs handed to this process's workers and not yet recorded as completed or failed. */
-  private readonly processing = new Map<string, Promise<void>>();
-  private readonly processed = new Map<string, () => void>();
+  private readonly processing = new Map<string, { recorded: Promise<void>; markRecorded: () => void }>();
   private working = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
@@ -102,7 +101,7 @@ export class BullMqJobQueue implements JobQueue {
     // the event loop runs late, as under load): close() then hangs forever
     // (taskforcesh/bullmq#4065, #4656). Nothing is lost by forcing: a job BullMQ could not
     // finish recording is only a wake-up, re-added by a sweep once its row is due.
-    await withinMs(Promise.allSettled([...this.processing.values()]), this.options.stopGraceMs);
+    await withinMs(Promise.allSettled([...this.processing.values()].map((entry) => entry.recorded)), this.options.stopGraceMs);
     const closing = [...this.workers.values()].map((worker) => worker.close(true));
     if (!(await withinMs(Promise.allSettled(closing), this.options.stopGraceMs))) this.logger.warn("BullMQ workers did not close in time; stopping without them");
     this.workers.clear();
@@ -166,7 +165,9 @@ export class BullMqJobQueue implements JobQueue {
     const worker = new (loadBullMq().Worker)(
       type,
       async (job) => {
-        this.processing.set(job.id!, new Promise<void>((resolve) => this.processed.set(job.id!, resolve)));
+        let markRecorded = () => {};
+        const recorded = new Promise<void>((resolve) => (markRecorded = resolve));
+        this.processing.set(job.id!, { recorded, markRecorded });
         const outcome = await this.runner.run(job.id!, type);
         const again = followUpDelay(outcome);
         if (again !== undefined) this.followUps.set(job.id!, again);
@@ -199,8 +200,7 @@ export class BullMqJobQueue implements JobQueue {
   }
 
   private recorded(id: string): void {
-    this.processed.get(id)?.();
-    this.processed.delete(id);
+    this.processing.get(id)?.markRecorded();
     this.processing.delete(id);
   }
 
