@@ -14,40 +14,20 @@
  * (extra Node.js flags for the server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Agent, request } from "node:http";
 import pg from "pg";
 import { hashOpaqueToken, newOpaqueToken, SITE_TOKEN_PREFIX } from "../server/auth/opaque-token.js";
-import { printTable } from "./lib.js";
+import { createScratchDatabase, TEST_DATABASE_URL } from "../test/support/postgres.js";
+import { printTable, processCpuMs } from "./lib.js";
 
 const SITES = Number(process.env.BENCH_SITES ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const root = path.resolve(import.meta.dirname, "..");
-const baseUrl = process.env.FERRY_TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
-
-async function freshDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
-  const name = `ferry_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return {
-    name,
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: baseUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
 
 async function startFerry(databaseUrl: string, dataDir: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
@@ -113,19 +93,6 @@ async function registerSites(databaseUrl: string): Promise<string[]> {
   return tokens;
 }
 
-const CLOCK_TICKS_PER_S = 100;
-
-/** CPU time (user + system) a process has used so far, in ms; 0 when it is gone. */
-function processCpuMs(pid: number): number {
-  try {
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
-  } catch {
-    return 0;
-  }
-}
-
 /**
  * CPU used by the processes that do the work, which says more than throughput on a shared
  * machine: the Ferry server, and the PostgreSQL backends serving the bench database.
@@ -133,7 +100,7 @@ function processCpuMs(pid: number): number {
 function cpuMeter(serverPid: number, databaseName: string | null) {
   const backends = async (): Promise<number[]> => {
     if (!databaseName) return [];
-    const client = new pg.Client({ connectionString: baseUrl });
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await client.connect();
     const { rows } = await client.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, [databaseName]);
     await client.end();
@@ -252,7 +219,7 @@ function row(what: string, run: Run): Record<string, string | number> {
 }
 
 async function main(): Promise<void> {
-  const database = await freshDatabase();
+  const database = await createScratchDatabase("ferry_bench");
   const dataDir = mkdtempSync(path.join(tmpdir(), "ferry-bench-hb-"));
   let ferry: Awaited<ReturnType<typeof startFerry>> | null = null;
   try {

@@ -46,6 +46,25 @@ export function sampleRss(pid: number): { stop(): number } {
   };
 }
 
+const CLOCK_TICKS_PER_S = 100;
+
+/** CPU time a process has used so far, user and system, in ms; 0 when it is gone. */
+export function processCpuTimes(pid: number): { user: number; system: number } {
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return { user: (Number(fields[11]) * 1000) / CLOCK_TICKS_PER_S, system: (Number(fields[12]) * 1000) / CLOCK_TICKS_PER_S };
+  } catch {
+    return { user: 0, system: 0 };
+  }
+}
+
+/** CPU time (user + system) a process has used so far, in ms; 0 when it is gone. */
+export function processCpuMs(pid: number): number {
+  const { user, system } = processCpuTimes(pid);
+  return user + system;
+}
+
 export function currentRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;

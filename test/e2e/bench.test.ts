@@ -3,7 +3,8 @@
  * through `bench/run.ts <name>` as its own process tree (a real `ferry server` inside),
  * which must exit 0 and print its ratio and target lines and its results as numbers.
  * Full sizes are for a quiet machine: `npm run bench`.
- * Needs PostgreSQL (FERRY_TEST_DATABASE_URL) for `heartbeat` and `list`; nginx is optional
+ * Needs PostgreSQL (FERRY_TEST_DATABASE_URL) for `heartbeat`, `list` and the production
+ * profile of `bundle` (which also needs Redis, FERRY_TEST_REDIS_URL); nginx is optional
  * (the upload bench prints its nginx ratios only when nginx is installed).
  */
 import { describe, test } from "node:test";
@@ -102,15 +103,21 @@ describe("benchmarks on small sizes", { concurrency: 1 }, () => {
     }
   });
 
-  test("bundle: 8 MiB full bundle against GNU tar, and an incremental bundle", async () => {
-    const run = await runBench("bundle", { BENCH_BUNDLE_BYTES: String(8 * 1024 * 1024), BENCH_INCREMENTAL_BYTES: String(8 * 1024 * 1024) });
-    assertClean("bundle", run);
-    assertNumeric(tables(run.output), ["MB/s", "seconds", "peak RSS MiB"], run.output);
-    assert.match(run.output, new RegExp(`ratio ferry/GNU tar throughput: ${NUMBER} \\(target >= 0\\.8\\)`));
-    assert.ok(numberAfter(run.output, "ratio ferry/GNU tar throughput:") > 0);
-    assert.match(run.output, /peak server RSS while building: \d+ MiB \(target < 200\)/);
-    assert.match(run.output, new RegExp(`ratio to changed bytes ${NUMBER}`));
-  });
+  for (const [profile, builder] of [["embedded", "server"], ["production", "worker"]] as const) {
+    test(`bundle, ${profile} profile: 8 MiB full bundle built by the ${builder} against GNU tar, and an incremental bundle`, async () => {
+      const run = await runBench("bundle", { BENCH_PROFILE: profile, BENCH_BUNDLE_BYTES: String(8 * 1024 * 1024), BENCH_INCREMENTAL_BYTES: String(8 * 1024 * 1024) });
+      assertClean("bundle", run);
+      const rows = tables(run.output);
+      assertNumeric(rows, ["MB/s", "seconds", "peak RSS MiB"], run.output);
+      assert.ok(rows.some((row) => row.what === `ferry full bundle (POST → ready), built by the ${builder}`), run.output);
+      assert.match(run.output, new RegExp(`ratio ferry/GNU tar throughput: ${NUMBER} \\(target >= 0\\.8\\)`));
+      assert.ok(numberAfter(run.output, "ratio ferry/GNU tar throughput:") > 0);
+      assert.match(run.output, new RegExp(`CPU of the ${builder} process while building, per GiB: user ${NUMBER} s, system ${NUMBER} s`));
+      const peaks = profile === "production" ? /peak RSS while building: server \d+ MiB, worker \d+ MiB \(target < 200\)/ : /peak RSS while building: server \d+ MiB \(target < 200\)/;
+      assert.match(run.output, peaks);
+      assert.match(run.output, new RegExp(`ratio to changed bytes ${NUMBER}`));
+    });
+  }
 
   test("heartbeat: 200 agent sites on PostgreSQL for 2 s", async () => {
     const run = await runBench("heartbeat", { BENCH_SITES: "200", BENCH_SECONDS: "2", BENCH_CONCURRENCY: "16" });
