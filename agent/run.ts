@@ -5,6 +5,9 @@
  * `apply`) while streaming step events and log lines every ~500 ms → a final post with the
  * status and the apply report → heartbeat again. Network errors back off 1 s … 30 s.
  * No heartbeat is sent while applying: a heartbeat hands the running deployment out again.
+ * Instead, from the download on, an empty events post goes out whenever nothing else was
+ * posted for the keep-alive interval the server named, so a long silent step is not
+ * mistaken for a stopped agent (the server's stall watchdog).
  * That is also how a restarted agent gets back the deployment it was working on; what it
  * then does (replay, or only report) is decided in deployment-record.ts.
  */
@@ -40,6 +43,8 @@ interface DeployAction {
   release: { product: string; version: string };
   bundle: BundleRef;
   vars: VarsFile;
+  /** How often to post even when there is nothing to say, so the server can tell a silent step from a stopped agent. */
+  keepaliveMs?: number;
 }
 
 type AgentEvent =
@@ -48,6 +53,8 @@ type AgentEvent =
 
 const MAX_LINE = 16_000;
 const FLUSH_MS = 500;
+/** Keep-alive interval when the server names none (servers before the stall watchdog). */
+const DEFAULT_KEEPALIVE_MS = 60_000;
 const ROLLBACK_STATUS: Record<string, string> = { started: "rolling_back", rolled_back: "rolled_back", failed: "rollback_failed", rollback_failed: "rollback_failed" };
 
 /** The server refused the token or the request for good; retrying will not help. */
@@ -133,7 +140,16 @@ export class OnlineAgent {
   }
 
   private async deploy(action: DeployAction): Promise<string> {
-    const events = new EventStream(this, action.deploymentId);
+    const events = new EventStream(this, action.deploymentId, Math.max(FLUSH_MS, action.keepaliveMs ?? DEFAULT_KEEPALIVE_MS));
+    try {
+      return await this.deployReporting(action, events);
+    } finally {
+      // However the deployment ended (even by a throw the run loop retries), its ticker stops.
+      events.stop();
+    }
+  }
+
+  private async deployReporting(action: DeployAction, events: EventStream): Promise<string> {
     this.say(`deployment ${action.deploymentId}: ${action.kind} ${action.release.product} ${action.release.version}`);
     const records = new DeploymentRecords(new WorkDir(this.opts.workdir));
     const earlier = await records.earlierOutcome(action.deploymentId);
@@ -145,6 +161,8 @@ export class OnlineAgent {
       await records.delivered(action.deploymentId);
       return earlier.status;
     }
+    // From here on the server hears from us at least every keep-alive interval, the download included.
+    events.start();
     let bundleFile: string;
     for (;;) {
       try {
@@ -170,7 +188,6 @@ export class OnlineAgent {
     let report: ApplyReport;
     try {
       await events.post({ events: [], status: "running" });
-      events.start();
       const applyId = await records.starting(action.deploymentId);
       report = await applyBundle({
         bundle: bundleFile,
@@ -234,15 +251,22 @@ class EventStream {
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> = Promise.resolve();
   private cancelled = false;
+  private lastPostAt = Date.now();
   onCancel: () => void = () => undefined;
 
   constructor(
     private readonly agent: OnlineAgent,
     private readonly deploymentId: string,
+    private readonly keepaliveMs: number,
   ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.flush(), FLUSH_MS);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 
   log(stream: "stdout" | "stderr" | "agent", line: string): void {
@@ -268,13 +292,16 @@ class EventStream {
     }
   }
 
-  post(body: unknown): Promise<void> {
-    return this.agent.postEvents(this.deploymentId, body);
+  async post(body: unknown): Promise<void> {
+    await this.agent.postEvents(this.deploymentId, body);
+    this.lastPostAt = Date.now();
   }
 
+  /** Posts what is pending; with nothing pending, an empty post once per keep-alive interval. */
   private flush(): Promise<void> {
     this.inFlight = this.inFlight.then(async () => {
-      if (this.cancelled || !this.pending.length) return;
+      if (this.cancelled) return;
+      if (!this.pending.length && Date.now() - this.lastPostAt < this.keepaliveMs) return;
       const batch = this.pending.splice(0, 5_000);
       try {
         await this.post({ events: batch });
@@ -298,7 +325,7 @@ class EventStream {
 
   /** Stops the ticker and posts what is left with the final status, retrying network errors. */
   async finish(status: string, error: string | undefined, report: ApplyReport | undefined): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.stop();
     await this.inFlight;
     for (let attempt = 0; ; attempt++) {
       try {

@@ -55,6 +55,12 @@ const EnvSchema = z
     /** How often waiting heartbeats re-check the database (work queued by another server process). */
     FERRY_AGENT_RECHECK_MS: z.coerce.number().int().min(50).default(2_000),
     /**
+     * A running agent deployment whose agent has sent nothing for this long is flagged
+     * stalled (`deployment.stalled` webhook, site history); agents send a keep-alive every
+     * quarter of it, so only a stopped agent or a lost connection gets there.
+     */
+    FERRY_AGENT_STALL_MS: z.coerce.number().int().min(1_000).max(7 * 24 * 3_600_000).default(600_000),
+    /**
      * A connection that sends and receives nothing for this long is closed: a stalled upload
      * or a client that stopped reading gives its resources back (an upload is discarded).
      * Longer than the long poll, which is idle by design.

@@ -96,6 +96,7 @@ export async function startServer(config: Config, options: { logger?: Logger; an
   const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST;
   ctx.logger.info({ port, database: ctx.database.kind, storage: config.FERRY_STORAGE }, "ferry listening");
   ctx.webhooks.start();
+  ctx.deployments.watchdog.start();
   registerJobHandlers(ctx);
   if (config.FERRY_EMBEDDED_WORKER) await ctx.jobs.startWorking();
   let closing: Promise<void> | undefined;
@@ -111,6 +112,7 @@ export async function startServer(config: Config, options: { logger?: Logger; an
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await ctx.jobs.stop();
         ctx.agentApi.stop();
+        await ctx.deployments.watchdog.stop();
         await ctx.webhooks.stop();
         await ctx.blobs.close();
         await ctx.database.close();

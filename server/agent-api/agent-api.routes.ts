@@ -40,7 +40,7 @@ export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config
       targetType: "site",
       skippable: "a heartbeat with no work is telemetry (version, inventory, last seen); only one that hands out a deployment is audited",
     },
-    responses: { 200: "{action:{type:'deploy', deploymentId, bundle:{id, sha256, size, url}, vars}}", 204: "nothing to do" },
+    responses: { 200: "{action:{type:'deploy', deploymentId, bundle:{id, sha256, size, url}, vars, keepaliveMs}}", 204: "nothing to do" },
     handler: async ({ body, query, actor, req }) => {
       const siteId = siteOf(actor);
       const hold = ctx.config.FERRY_AGENT_LONG_POLL_MS;
@@ -65,7 +65,7 @@ export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config
     method: "post",
     path: "/agent/deployments/:id/events",
     tag: "agent",
-    summary: "Step events, log lines and status of the agent's deployment; 409 deployment_cancelled tells the agent to stop",
+    summary: "Step events, log lines and status of the agent's deployment (an empty post is a keep-alive); 409 deployment_cancelled tells the agent to stop",
     access: "site",
     params: AgentDeploymentParams,
     body: AgentEventsBody,

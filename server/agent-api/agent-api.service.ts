@@ -28,6 +28,8 @@ export interface DeployAction {
   bundle: { id: string; sha256: string; size: number; url: string };
   /** The site's variables, secrets included, in the agent's --vars shape. */
   vars: { vars: Record<string, string>; components: Record<string, never>; site: Record<string, string> };
+  /** Post at least this often while the deployment runs, even with nothing to say (the stall watchdog). */
+  keepaliveMs: number;
 }
 
 const RECHECK_BATCH = 1_000;
@@ -83,6 +85,7 @@ export class AgentApiService {
     } else if (deployment.status === "running" && deployment.claimedBy !== claimer) {
       return null;
     }
+    await this.ctx.deployments.progress.agentContact(deployment.id, deployment.stalledAt);
     const variables = await this.ctx.sites.siteVariables(siteId);
     return {
       type: "deploy",
@@ -91,6 +94,7 @@ export class AgentApiService {
       release: { product: deployment.product, version: deployment.version },
       bundle: { id: bundle.id, sha256: bundle.sha256, size: Number(bundle.size), url: `/api/v1/agent/bundles/${bundle.id}/download` },
       vars: { vars: { ...variables.plain, ...variables.secret }, components: {}, site: {} },
+      keepaliveMs: this.ctx.deployments.watchdog.keepaliveMs,
     };
   }
 
@@ -106,6 +110,7 @@ export class AgentApiService {
     }
     const { progress } = this.ctx.deployments;
     if (deployment.status === "queued") await progress.markRunning(id, `site:${siteId}`);
+    await progress.agentContact(id, deployment.stalledAt);
     await progress.record(id, input.events);
     if (input.status && input.status !== "running") {
       let status: "succeeded" | "failed" | "rolled_back" = input.status;

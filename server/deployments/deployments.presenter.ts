@@ -16,6 +16,9 @@ export function presentDeployment(row: Deployment, steps?: DeploymentStep[]) {
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt?.toISOString() ?? null,
+    /** Agent deployments: when the agent was last heard from, and since when it has been silent too long (null when not). */
+    lastContactAt: row.lastContactAt?.toISOString() ?? null,
+    stalledAt: row.stalledAt?.toISOString() ?? null,
     ...(steps ? { steps: steps.map(presentStep) } : {}),
   };
 }

@@ -29,6 +29,26 @@ export class DeploymentProgress {
     return count === 1;
   }
 
+  /**
+   * The agent running `id` was heard from (a claim, events, a keep-alive): its last contact
+   * moves to now. `stalledAt` is what the caller read: when the watchdog had flagged the
+   * deployment, the flag is cleared, once across processes, with a log line saying so.
+   */
+  async agentContact(id: string, stalledAt: Date | null): Promise<void> {
+    const now = new Date();
+    const active = { id, status: { in: ACTIVE_STATUSES } };
+    if (stalledAt) {
+      const { count } = await this.ctx.db.deployment.updateMany({ where: { ...active, stalledAt: { not: null } }, data: { lastContactAt: now, stalledAt: null } });
+      if (count) {
+        const silent = Math.round((now.getTime() - stalledAt.getTime()) / 1000);
+        await this.ctx.db.deploymentLog.create({ data: { deploymentId: id, stream: "ferry", line: `the agent reported again (${silent} s after the deployment was flagged stalled)` } });
+        this.logWakeups.notify(id);
+        return;
+      }
+    }
+    await this.ctx.db.deployment.updateMany({ where: active, data: { lastContactAt: now } });
+  }
+
   /** Stores step transitions and log lines, in the order given. */
   async record(id: string, events: AgentEvent[]): Promise<void> {
     const logs: Array<{ deploymentId: string; at: Date; stream: string; line: string }> = [];

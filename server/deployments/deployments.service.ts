@@ -13,11 +13,12 @@ import { compareVersions } from "../releases/versions.js";
 import { decodeTimeIdCursor, encodeTimeIdCursor, olderThan, pageOf } from "../util/keyset-cursor.js";
 import { Notifier } from "./deployments.notifier.js";
 import { DeploymentProgress } from "./deployments.progress.js";
+import { StallWatchdog } from "./deployments.watchdog.js";
 import { ACTIVE_STATUSES, FINAL_STATUSES, type CreateDeploymentInput, type DeploymentStatus } from "./deployments.schema.js";
 
 export const SSH_DEPLOYMENT_JOB = "deployment.ssh";
 
-export type DeploymentsContext = Pick<AppContext, "db" | "sites" | "bundles" | "jobs" | "events" | "logger">;
+export type DeploymentsContext = Pick<AppContext, "db" | "sites" | "bundles" | "jobs" | "events" | "logger" | "config">;
 
 export type DeploymentKind = "install" | "upgrade" | "rollback";
 
@@ -34,9 +35,12 @@ export class DeploymentsService {
   /** Wakes log followers (key: deployment id). */
   readonly logWakeups = new Notifier();
   readonly progress: DeploymentProgress;
+  /** Flags agent deployments whose agent went silent (started by startServer). */
+  readonly watchdog: StallWatchdog;
 
   constructor(private readonly ctx: DeploymentsContext) {
     this.progress = new DeploymentProgress(ctx, this.logWakeups);
+    this.watchdog = new StallWatchdog(ctx, this.logWakeups);
   }
 
   async create(input: CreateDeploymentInput, actor: Actor): Promise<Deployment> {

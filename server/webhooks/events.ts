@@ -9,6 +9,7 @@ export const EVENT_NAMES = [
   "release.sealed",
   "bundle.ready",
   "deployment.finished",
+  "deployment.stalled",
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 

@@ -14,12 +14,12 @@
  * server agree, and no journal is left.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createSite, publishHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
+import { startAgentProcess, type AgentProcess as Agent } from "../support/agent-process.js";
 import { bundleWorld } from "../support/bundles.js";
 import { remoteServer } from "../support/cluster.js";
 import { Gate, writeGatedHelloCatalog } from "../support/gated-hello.js";
@@ -27,7 +27,6 @@ import { freePort, startFerryProcess, type FerryProcess } from "../support/proce
 import { until } from "../support/until.js";
 import type { TestServer, TestUser } from "../support/server.js";
 
-const root = path.resolve(import.meta.dirname, "../..");
 const dir = mkdtempSync(path.join(tmpdir(), "ferry-deploy-crash-"));
 const installRoot = path.join(dir, "opt");
 const workdir = path.join(dir, "work");
@@ -66,27 +65,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Agent {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
 /** `ferry-agent run` (no --once: it polls on after a deployment, as in production). */
 function startAgent(): Agent {
-  const args = ["--import", "tsx", path.join(root, "agent/main.ts"), "run", "--server", ferry.url, "--token", agentToken, "--workdir", workdir, "--key", keyFile, "--wait", "2"];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const agent = { child, output: () => output, exited: new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code))) };
+  const agent = startAgentProcess({ server: ferry.url, token: agentToken, workdir, keyFile });
   agents.push(agent);
   return agent;
-}
-
-async function killAgent(agent: Agent): Promise<void> {
-  agent.child.kill("SIGKILL");
-  await agent.exited;
 }
 
 async function createDeployment(version: string): Promise<string> {
@@ -157,7 +140,7 @@ describe("crashes in the middle of an online-agent deployment", () => {
     const id = await createDeployment("1.2.0");
     await until("the apply reaches the gate", () => gate.reached("1.2.0"), 60_000, agent.output);
     assert.ok(existsSync(path.join(workdir, "journal.json")), "the apply in progress is journaled");
-    await killAgent(agent);
+    await agent.kill();
     gate.open("1.2.0");
     agent = startAgent();
     const done = await assertConsistent(id, "1.2.0", agent);
@@ -173,7 +156,7 @@ describe("crashes in the middle of an online-agent deployment", () => {
     await ferry.exited;
     gate.open("1.3.0");
     await until("the agent commits 1.3.0", () => localState()?.release?.version === "1.3.0", 60_000, agent.output);
-    await killAgent(agent);
+    await agent.kill();
     await restartServer();
     agent = startAgent();
     await assertConsistent(id, "1.3.0", agent);

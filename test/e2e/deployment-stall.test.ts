@@ -1,0 +1,159 @@
+/**
+ * The stall watchdog against a real `ferry server` process and real `ferry-agent run`
+ * processes, with FERRY_AGENT_STALL_MS = 3 s (keep-alive every 750 ms). The gated hello
+ * service (test/support/gated-hello.ts) holds the apply in a step that prints nothing.
+ *  - A live agent in a silent step keeps the deployment's last contact fresh with
+ *    keep-alives: never flagged.
+ *  - An agent SIGKILLed in that step: the deployment is flagged stalled once (log line,
+ *    site history, one `deployment.stalled` webhook, however many scans follow) and stays
+ *    running; the restarted agent clears the flag and finishes it.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { createSite, publishHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
+import { startAgentProcess, type AgentProcess } from "../support/agent-process.js";
+import { bundleWorld } from "../support/bundles.js";
+import { remoteServer } from "../support/cluster.js";
+import { Gate, writeGatedHelloCatalog } from "../support/gated-hello.js";
+import { startFerryProcess, type FerryProcess } from "../support/process.js";
+import { until } from "../support/until.js";
+import type { TestServer, TestUser } from "../support/server.js";
+
+const STALL_MS = 3_000;
+const dir = mkdtempSync(path.join(tmpdir(), "ferry-deploy-stall-"));
+const installRoot = path.join(dir, "opt");
+const workdir = path.join(dir, "work");
+const keyFile = path.join(dir, "signing-key.pem");
+const gate = new Gate(path.join(dir, "gate"), installRoot);
+let ferry: FerryProcess;
+let server: TestServer;
+let operator: TestUser;
+let siteId: string;
+let agentToken: string;
+let hooks: { server: Server; received: Array<{ event: string; body: any }> };
+const agents: AgentProcess[] = [];
+
+before(async () => {
+  const received: Array<{ event: string; body: any }> = [];
+  const hookServer = createServer((req, res) => {
+    let raw = "";
+    req.on("data", (chunk: Buffer) => (raw += chunk.toString()));
+    req.on("end", () => {
+      const body = JSON.parse(raw);
+      received.push({ event: String(body.event), body });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => hookServer.listen(0, "127.0.0.1", resolve));
+  hooks = { server: hookServer, received };
+
+  ferry = await startFerryProcess({
+    FERRY_DATA_DIR: path.join(dir, "data"),
+    FERRY_CATALOG_DIR: writeGatedHelloCatalog(dir),
+    FERRY_AGENT_RECHECK_MS: "200",
+    FERRY_AGENT_STALL_MS: String(STALL_MS),
+    FERRY_WEBHOOK_RETRY_BASE_MS: "100",
+  });
+  server = await remoteServer(ferry.url);
+  const world = await bundleWorld(server);
+  operator = await server.user(["operator"]);
+  const admin = await server.user(["admin"]);
+  const hook = await server.call("POST", "/api/v1/webhooks", {
+    token: admin.token,
+    body: { url: `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/ferry`, events: ["deployment.stalled", "deployment.finished"] },
+  });
+  assert.equal(hook.status, 201, hook.text);
+  for (const version of ["1.0.0", "1.1.0"]) await publishHello(world, version);
+  const site = await createSite(server, operator, "acme", {
+    name: "stall-plant",
+    connectivity: "agent",
+    variables: { INSTALL_ROOT: installRoot, GATE_DIR: gate.dir },
+    secretVariables: { HELLO_TOKEN: "tok-stall-secret" },
+  });
+  siteId = site.id;
+  agentToken = site.agentToken!;
+  writeFileSync(keyFile, (await server.call("GET", "/api/v1/signing-key")).text);
+});
+
+after(async () => {
+  for (const agent of agents) agent.child.kill("SIGKILL");
+  await ferry?.stop();
+  await new Promise((resolve) => hooks?.server.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function startAgent(): AgentProcess {
+  const agent = startAgentProcess({ server: ferry.url, token: agentToken, workdir, keyFile });
+  agents.push(agent);
+  return agent;
+}
+
+async function createDeployment(version: string): Promise<string> {
+  const created = await server.call("POST", "/api/v1/deployments", { token: operator.token, body: { site: siteId, release: { product: "hello-suite", version } } });
+  assert.equal(created.status, 202, created.text);
+  return created.body.id as string;
+}
+
+const deployment = async (id: string) => (await server.call("GET", `/api/v1/deployments/${id}`, { token: operator.token })).body;
+const logLines = async (id: string) => (await readEvents(`${server.url}/api/v1/deployments/${id}/logs`, operator.token)).map((e) => String(e.data?.line ?? ""));
+const stalledHooks = (id: string) => hooks.received.filter((hook) => hook.event === "deployment.stalled" && hook.body?.data?.id === id);
+
+describe("stalled agent deployments", () => {
+  let agent: AgentProcess;
+
+  it("a live agent in a step that prints nothing for over twice the stall time is never flagged", { timeout: 90_000 }, async () => {
+    agent = startAgent();
+    const id = await createDeployment("1.0.0");
+    await until("the apply reaches the gate", () => gate.reached("1.0.0"), 60_000, agent.output);
+    const watchedUntil = Date.now() + 2.5 * STALL_MS;
+    while (Date.now() < watchedUntil) {
+      const now = await deployment(id);
+      assert.equal(now.status, "running");
+      assert.equal(now.stalledAt, null, `flagged while the agent was alive: ${JSON.stringify(now)}`);
+      // Keep-alives every 750 ms: the last contact is never older than the stall time.
+      assert.ok(Date.now() - Date.parse(now.lastContactAt) < STALL_MS, `last contact ${now.lastContactAt}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    gate.open("1.0.0");
+    const done = await waitForStatus(server, operator.token, id, ["succeeded", "failed", "rolled_back"], 60_000);
+    assert.equal(done.status, "succeeded", agent.output());
+    assert.equal(stalledHooks(id).length, 0);
+  });
+
+  it("an agent killed mid-step: flagged stalled once, still running; the restarted agent clears the flag and finishes", { timeout: 120_000 }, async () => {
+    const id = await createDeployment("1.1.0");
+    await until("the apply reaches the gate", () => gate.reached("1.1.0"), 60_000, agent.output);
+    const killedAt = Date.now();
+    await agent.kill();
+
+    await until("the deployment is flagged stalled", async () => (await deployment(id)).stalledAt !== null, 30_000);
+    const flagged = await deployment(id);
+    assert.equal(flagged.status, "running", "flagged, not failed: the site may be half-way through the apply");
+    assert.ok(Date.parse(flagged.stalledAt) - Date.parse(flagged.lastContactAt) >= STALL_MS, JSON.stringify(flagged));
+    assert.ok(Date.parse(flagged.stalledAt) >= killedAt + STALL_MS - 1_000, "not flagged before the agent had been silent for the stall time");
+    await until("the deployment.stalled webhook arrives", () => stalledHooks(id).length > 0, 15_000);
+    // Several more scans (every 750 ms) while the agent stays away: still one notice.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    assert.equal(stalledHooks(id).length, 1, JSON.stringify(stalledHooks(id)));
+    assert.equal(stalledHooks(id)[0]!.body.data.lastContactAt, flagged.lastContactAt);
+    const site = (await server.call("GET", `/api/v1/sites/${siteId}`, { token: operator.token })).body;
+    assert.equal(site.history.filter((event: any) => event.kind === "deployment-stalled" && event.deploymentId === id).length, 1, JSON.stringify(site.history));
+
+    gate.open("1.1.0");
+    agent = startAgent();
+    const done = await waitForStatus(server, operator.token, id, ["succeeded", "failed", "rolled_back"], 60_000);
+    assert.equal(done.status, "succeeded", agent.output());
+    assert.equal(done.stalledAt, null);
+    // The log stream ends with the deployment, so its lines are read now.
+    const lines = await logLines(id);
+    const flaggedLine = lines.findIndex((line) => /^no word from the site's agent for \d+ s \(last contact .+\): it may have stopped/.test(line));
+    const backLine = lines.findIndex((line) => /^the agent reported again \(\d+ s after the deployment was flagged stalled\)$/.test(line));
+    assert.ok(flaggedLine >= 0 && backLine > flaggedLine, lines.join("\n"));
+    assert.equal(stalledHooks(id).length, 1);
+  });
+});
