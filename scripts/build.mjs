@@ -4,8 +4,10 @@
  * tsx), so production processes run without tsx's TypeScript loader (~35 MiB of RSS, a
  * loader thread and an esbuild service process) and start faster.
  *
- *   dist/ferry.js     the `ferry` CLI (server/cli/main.ts): server, worker and client commands
- *   dist/ferry-db.js  `db migrate` (server/db/cli.ts), which servers run as a child process
+ *   dist/ferry.js        the `ferry` CLI (server/cli/main.ts): server, worker and client commands
+ *   dist/ferry-db.js     `db migrate` (server/db/cli.ts), which servers run as a child process
+ *   dist/ferry-agent.mjs the site agent every bundle carries (agent/main.ts, self-contained),
+ *                        so a compiled server never bundles it at run time
  *
  * npm packages stay external (resolved from node_modules as usual); lazily imported modules
  * become chunks (beside the entries) loaded on first use. Source files that locate things relative to
@@ -20,6 +22,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
+import { agentBuildOptions, PREBUILT_AGENT_FILE } from "./agent-build-options.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -63,12 +66,14 @@ export async function buildServer(outdir = path.join(root, "dist")) {
       },
     ],
   });
-  return Object.keys(result.metafile.outputs);
+  const agent = path.join(absoluteOutdir, PREBUILT_AGENT_FILE);
+  await build({ ...agentBuildOptions(root), outfile: agent });
+  return [...Object.keys(result.metafile.outputs), path.relative(root, agent)];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({ options: { outdir: { type: "string" } } });
   const started = Date.now();
   const outputs = await buildServer(values.outdir);
-  console.log(`ferry: built ${outputs.filter((file) => file.endsWith(".js")).length} files into ${values.outdir ?? "dist"} in ${Date.now() - started} ms`);
+  console.log(`ferry: built ${outputs.filter((file) => /\.m?js$/.test(file)).length} files into ${values.outdir ?? "dist"} in ${Date.now() - started} ms`);
 }
