@@ -112,6 +112,9 @@ describe("benchmarks on small sizes", { concurrency: 1 }, () => {
       assert.ok(rows.some((row) => row.what === `ferry full bundle (POST → ready), built by the ${builder}`), run.output);
       assert.match(run.output, new RegExp(`ratio ferry/GNU tar throughput: ${NUMBER} \\(target >= 0\\.8\\)`));
       assert.ok(numberAfter(run.output, "ratio ferry/GNU tar throughput:") > 0);
+      assert.ok(rows.some((row) => row.what === "reference: GNU tar cf, then openssl sha256 of it"), run.output);
+      const hashedTarRatio = new RegExp(`; to tar then openssl sha256: (${NUMBER})`).exec(run.output);
+      assert.ok(hashedTarRatio && Number(hashedTarRatio[1]) > 0, run.output);
       assert.match(run.output, new RegExp(`CPU of the ${builder} process while building, per GiB: user ${NUMBER} s, system ${NUMBER} s`));
       const peaks = profile === "production" ? /peak RSS while building: server \d+ MiB, worker \d+ MiB \(target < 200\)/ : /peak RSS while building: server \d+ MiB \(target < 200\)/;
       assert.match(run.output, peaks);
