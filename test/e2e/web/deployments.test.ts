@@ -154,4 +154,75 @@ describe("web console deployments", () => {
     assert.equal(bundle.body.from, "1.0.0", "the bundle is incremental from the chosen base");
     assert.equal((await server.call("POST", `/api/v1/deployments/${id}/cancel`, { token: operator.token })).status, 200);
   });
+
+  test("a running deployment whose agent went silent shows stalled with the last contact, until the agent reports again", async () => {
+    const started = await server.call("POST", "/api/v1/deployments", { token: operator.token, body: { site: site.id, release: { product: "hello-suite", version: "1.1.0" } } });
+    assert.equal(started.status, 202, started.text);
+    const id: string = started.body.id;
+    const polled = await server.call("POST", "/api/v1/agent/heartbeat?wait=60", { token: site.agentToken, body: { agentVersion: "0.1.0-test", inventory: {} } });
+    assert.equal(polled.status, 200, polled.text);
+    assert.equal(polled.body.action.deploymentId, id);
+    await agentEvents(id, { status: "running", events: [{ type: "step", seq: 1, component: "hello", name: "unpack hello", status: "running" }] });
+
+    await page.goto(`/deployments/${id}`);
+    await page.getByTestId("deployment-steps").getByText("unpack hello").waitFor();
+    await page.getByTestId("deployment-status").getByText("running").waitFor();
+    assert.equal(await page.getByTestId("deployment-stalled").count(), 0, "an agent that reports is not stalled");
+    assert.equal(await page.getByTestId("deployment-status").getByText("stalled").count(), 0);
+
+    // The agent goes quiet: its last contact moves 20 minutes back and the server's own
+    // watchdog scans as if the stall time had passed since it started listening.
+    const lastContact = new Date(Date.now() - 20 * 60_000);
+    await server.ctx.db.deployment.update({ where: { id }, data: { lastContactAt: lastContact } });
+    const { watchdog } = server.ctx.deployments;
+    assert.deepEqual(await watchdog.scan(new Date(Date.now() + 2 * server.ctx.config.FERRY_AGENT_STALL_MS)), [id]);
+    const flagged = await server.call("GET", `/api/v1/deployments/${id}`, { token: operator.token });
+    assert.equal(flagged.body.status, "running");
+    assert.equal(flagged.body.lastContactAt, lastContact.toISOString());
+    assert.ok(flagged.body.stalledAt);
+
+    // The page re-reads a running deployment: the stall shows without a reload, with the
+    // time of the agent's last contact as the browser formats it.
+    // Time only when the contact was today (as the console formats it), else date and time.
+    const contactTime = await page.evaluate((iso) => {
+      const at = new Date(iso);
+      return at.toDateString() === new Date().toDateString()
+        ? at.toLocaleTimeString(undefined, { timeStyle: "short" })
+        : at.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    }, lastContact.toISOString());
+    const alert = page.getByTestId("deployment-stalled");
+    await alert.waitFor();
+    const alertText = (await alert.textContent()) ?? "";
+    assert.ok(alertText.includes(`Stalled — no word from the agent since ${contactTime}`), alertText);
+    assert.equal(await alert.locator("time").getAttribute("datetime"), lastContact.toISOString());
+    await page.getByTestId("deployment-status").getByText("stalled").waitFor();
+    await page.getByTestId("deployment-status").getByText("running").waitFor();
+    await assertAccessible(page, "stalled deployment");
+
+    // The list shows it on the stalled row only; the finished deployments stay as they were.
+    await page.goto(`/deployments?site=${site.id}`);
+    const stalledRow = page.getByRole("row", { name: /hello-suite 1\.1\.0/ }).filter({ has: page.getByTestId("deployment-stalled") });
+    await stalledRow.waitFor();
+    assert.match((await stalledRow.textContent()) ?? "", /running stalled — no word from the agent since/);
+    const succeededRow = page.getByRole("row", { name: /hello-suite 1\.0\.0/ });
+    assert.match((await succeededRow.textContent()) ?? "", /succeeded/);
+    assert.equal(await succeededRow.getByTestId("deployment-stalled").count(), 0, "a deployment without stalledAt is not stalled");
+    assert.equal(await page.getByTestId("deployment-stalled").count(), 1);
+    await assertAccessible(page, "deployments list with a stalled deployment");
+
+    // The dashboard's running panel says so too.
+    await page.goto("/");
+    const panel = page.locator("section", { has: page.getByRole("heading", { name: "Deployments running or failed" }) });
+    await panel.getByTestId("deployment-stalled").waitFor();
+
+    // The agent reports again: the flag clears and the page follows.
+    await page.goto(`/deployments/${id}`);
+    await alert.waitFor();
+    await agentEvents(id, { events: [{ type: "log", stream: "stdout", line: "back again" }] });
+    await page.getByTestId("deployment-log").getByText("back again").waitFor();
+    await alert.waitFor({ state: "detached" });
+    assert.equal(await page.getByTestId("deployment-status").getByText("stalled").count(), 0);
+    await page.getByTestId("deployment-status").getByText("running").waitFor();
+    assert.equal((await server.call("POST", `/api/v1/deployments/${id}/cancel`, { token: operator.token })).status, 200);
+  });
 });

@@ -8,7 +8,8 @@ import { useToast } from "../../components/toasts";
 import { releaseHref } from "../ReleasesPage";
 import type { Site } from "../SitePage";
 import { DeploymentLog } from "./DeploymentLog";
-import { DEPLOYERS, deploymentTitle, isActive, type Deployment } from "./types";
+import { StalledBadge, StalledSince } from "./DeploymentStatus";
+import { DEPLOYERS, deploymentTitle, isActive, isStalled, type Deployment } from "./types";
 
 /** Steps are not in the log stream, so an active deployment is re-read at this pace. */
 const POLL_MS = 1_000;
@@ -60,6 +61,7 @@ export function DeploymentPage({ id }: { id: string }) {
   if (!deployment) return error ? <ErrorAlert error={error} /> : <Loading />;
   const d = deployment;
   const steps = d.steps ?? [];
+  const stalled = isStalled(d);
 
   const cancel = async () => {
     if (!window.confirm("Cancel this deployment? The agent stops at its next report.")) return;
@@ -98,8 +100,20 @@ export function DeploymentPage({ id }: { id: string }) {
             Status{" "}
             <span data-testid="deployment-status">
               <StatusBadge status={d.status} />
+              {stalled && (
+                <>
+                  {" "}
+                  <StalledBadge />
+                </>
+              )}
             </span>
           </h2>
+          {stalled && (
+            <div className="alert warn" data-testid="deployment-stalled">
+              <strong>Stalled</strong> — <StalledSince deployment={d} />. It stays running and goes on when the agent reports again; cancel it if the agent is not coming
+              back.
+            </div>
+          )}
           {d.error && <div className="alert error">{d.error}</div>}
           <dl className="facts">
             <dt>Kind</dt>
@@ -129,6 +143,12 @@ export function DeploymentPage({ id }: { id: string }) {
             <dd>{formatDate(d.startedAt)}</dd>
             <dt>Finished</dt>
             <dd>{formatDate(d.finishedAt)}</dd>
+            {d.transport === "agent" && (
+              <>
+                <dt>Last contact</dt>
+                <dd>{d.lastContactAt ? formatDate(d.lastContactAt) : <span className="muted">not yet</span>}</dd>
+              </>
+            )}
           </dl>
         </section>
         <section className="card" aria-labelledby="steps-heading">

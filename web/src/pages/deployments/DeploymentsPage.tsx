@@ -2,11 +2,12 @@
 import { api } from "../../api/client";
 import type { Page } from "../../api/types";
 import { Link, useSearchParams } from "../../router";
-import { Badge, PageHeader, StatusBadge, formatDate } from "../../components/ui";
+import { Badge, PageHeader, formatDate } from "../../components/ui";
 import { DataTable } from "../../components/DataTable";
 import { useCursorList } from "../../components/useCursorList";
 import { useResource } from "../../components/useResource";
 import type { Site } from "../SitePage";
+import { DeploymentStatus } from "./DeploymentStatus";
 import { DEPLOYMENT_STATUSES, type Deployment } from "./types";
 
 /** Site names by id, so rows can say where a deployment went (first 200 sites). */
@@ -63,7 +64,7 @@ export function DeploymentsPage() {
           },
           { header: "Site", cell: (d) => <Link to={`/sites/${encodeURIComponent(d.site)}`}>{names.get(d.site) ?? d.site.slice(0, 8)}</Link> },
           { header: "Kind", cell: (d) => <Badge>{d.kind}</Badge> },
-          { header: "Status", cell: (d) => <StatusBadge status={d.status} /> },
+          { header: "Status", cell: (d) => <DeploymentStatus deployment={d} /> },
           {
             header: "Started",
             cell: (d) => (

@@ -2,8 +2,9 @@
 import { api } from "../../api/client";
 import type { ItemList } from "../../api/types";
 import { Link } from "../../router";
-import { StatusBadge, formatDate } from "../../components/ui";
+import { formatDate } from "../../components/ui";
 import { useResource } from "../../components/useResource";
+import { DeploymentStatus } from "./DeploymentStatus";
 import { deploymentTitle, type Deployment } from "./types";
 
 async function loadAttention(signal: AbortSignal): Promise<Deployment[]> {
@@ -24,7 +25,7 @@ export function DeploymentsPanel() {
       <ul>
         {items?.map((d) => (
           <li key={d.id}>
-            <Link to={`/deployments/${d.id}`}>{deploymentTitle(d)}</Link> <StatusBadge status={d.status} /> <span className="muted">{formatDate(d.createdAt)}</span>
+            <Link to={`/deployments/${d.id}`}>{deploymentTitle(d)}</Link> <DeploymentStatus deployment={d} /> <span className="muted">· started {formatDate(d.createdAt)}</span>
           </li>
         ))}
       </ul>

@@ -30,6 +30,10 @@ export interface Deployment {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Agent deployments: the agent's last request (claim, events, keep-alive); null before it claims one. */
+  lastContactAt: string | null;
+  /** Set by the server's stall watchdog while a running agent deployment's agent is silent too long; null otherwise. */
+  stalledAt: string | null;
   steps?: DeploymentStep[];
 }
 
@@ -42,6 +46,11 @@ export interface DeploymentLogLine {
 
 export function isActive(status: string): boolean {
   return status === "queued" || status === "running";
+}
+
+/** Still running, but its agent has gone silent (flagged by the server; it clears when the agent reports again). */
+export function isStalled(d: Pick<Deployment, "status" | "stalledAt">): boolean {
+  return d.stalledAt !== null && isActive(d.status);
 }
 
 export function deploymentTitle(d: Pick<Deployment, "kind" | "release">): string {
