@@ -3,6 +3,10 @@
  * resumed with `Range: bytes=<have>-` after an interruption (a killed agent or a dropped
  * connection), then checked against the size and sha256 the server announced and renamed
  * to `<sha256>.tar`. A finished `.tar` with the right checksum is reused as it is.
+ * Aborting `signal` (the agent stops, or the server cancelled the deployment) aborts the
+ * request in flight and settles only once the file is closed, so the `.partial` file holds
+ * whole bytes of that bundle and nothing writes to it afterwards: a later deployment of the
+ * same bundle resumes it, and nothing becomes `<sha256>.tar` without the size and checksum.
  */
 import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";

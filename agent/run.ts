@@ -10,6 +10,10 @@
  * mistaken for a stopped agent (the server's stall watchdog).
  * That is also how a restarted agent gets back the deployment it was working on; what it
  * then does (replay, or only report) is decided in deployment-record.ts.
+ * A 409 to any of those posts (an operator cancelled the deployment, or it finished
+ * elsewhere) aborts whatever is running: the download (its request is aborted; nothing is
+ * applied, nothing more is posted, and the agent goes back to polling) or the apply
+ * (which rolls back).
  */
 import { randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
@@ -106,10 +110,10 @@ export class OnlineAgent {
     return 0;
   }
 
-  private async backoff(error: Error): Promise<void> {
+  private async backoff(error: Error, signal = this.opts.signal): Promise<void> {
     this.backoffMs = Math.min(30_000, Math.max(1_000, this.backoffMs * 2));
     this.say(`${error.message}; retrying in ${this.backoffMs / 1000}s`);
-    await sleep(this.backoffMs, this.opts.signal);
+    await sleep(this.backoffMs, signal);
   }
 
   private async request(method: string, route: string, body: unknown, signal = this.opts.signal): Promise<Response> {
@@ -163,54 +167,92 @@ export class OnlineAgent {
     }
     // From here on the server hears from us at least every keep-alive interval, the download included.
     events.start();
-    let bundleFile: string;
-    for (;;) {
-      try {
-        bundleFile = await downloadBundle(this.opts.server, this.opts.token, this.opts.workdir, action.bundle, this.opts.signal, (line) => {
-          this.say(line);
-          events.log("agent", line);
-        });
-        break;
-      } catch (error) {
-        if (this.opts.signal.aborted) throw error;
-        if (error instanceof DownloadRejected) {
-          await events.finish("failed", (error as Error).message, undefined);
-          return "failed";
-        }
-        await this.backoff(error as Error);
-      }
-    }
+    // One signal for the download and the apply: the agent stopping, or the server answering
+    // 409 to a post (cancelled, or finished elsewhere), which may come in the middle of either.
     const controller = new AbortController();
     const stop = () => controller.abort(new Error("the agent was asked to stop"));
     this.opts.signal.addEventListener("abort", stop, { once: true });
     events.onCancel = () => controller.abort(new Error("the server cancelled the deployment"));
-    const varsFile = await this.writeVars(action);
     let report: ApplyReport;
     try {
-      await events.post({ events: [], status: "running" });
-      const applyId = await records.starting(action.deploymentId);
-      report = await applyBundle({
-        bundle: bundleFile,
-        workdir: this.opts.workdir,
-        varsFile,
-        keyFile: this.opts.keyFile,
-        signal: controller.signal,
-        applyId,
-        out: (line) => {
-          process.stdout.write(line);
-          events.line(line);
-        },
-      });
-      await records.ended(action.deploymentId, applyId, report);
+      let bundleFile: string | null;
+      try {
+        bundleFile = await this.download(action, events, controller.signal);
+      } catch (error) {
+        if (!(error instanceof DownloadRejected)) throw error;
+        await events.finish("failed", error.message, undefined);
+        return "failed";
+      }
+      if (this.opts.signal.aborted) throw this.opts.signal.reason;
+      if (bundleFile === null || controller.signal.aborted) return this.stoppedByServer(action, controller.signal.reason as Error);
+      const varsFile = await this.writeVars(action);
+      try {
+        try {
+          await events.post({ events: [], status: "running" });
+        } catch (error) {
+          if (!(error instanceof Cancelled)) throw error;
+          return this.stoppedByServer(action, error);
+        }
+        const applyId = await records.starting(action.deploymentId);
+        report = await applyBundle({
+          bundle: bundleFile,
+          workdir: this.opts.workdir,
+          varsFile,
+          keyFile: this.opts.keyFile,
+          signal: controller.signal,
+          applyId,
+          out: (line) => {
+            process.stdout.write(line);
+            events.line(line);
+          },
+        });
+        await records.ended(action.deploymentId, applyId, report);
+      } finally {
+        await rm(varsFile, { force: true });
+      }
     } finally {
       this.opts.signal.removeEventListener("abort", stop);
-      await rm(varsFile, { force: true });
     }
     const { status, error, report: sent } = outcomeOf(report);
     await events.finish(status, error, sent);
     await records.delivered(action.deploymentId);
     this.say(`deployment ${action.deploymentId} ${status}`);
     return status;
+  }
+
+  /**
+   * Downloads the deployment's bundle, retrying what a retry may fix (a dropped connection
+   * resumes with Range). Resolves to the verified file, or to null when the server stopped
+   * the deployment (`signal` aborted by a 409 to a keep-alive): the request in flight is
+   * aborted and only the `.partial` file stays, which download.ts resumes and verifies
+   * like any interrupted transfer. Throws DownloadRejected, and whatever stopped it when
+   * the agent itself is stopping.
+   */
+  private async download(action: DeployAction, events: EventStream, signal: AbortSignal): Promise<string | null> {
+    const say = (line: string) => {
+      this.say(line);
+      events.log("agent", line);
+    };
+    for (;;) {
+      try {
+        if (signal.aborted) throw signal.reason;
+        return await downloadBundle(this.opts.server, this.opts.token, this.opts.workdir, action.bundle, signal, say);
+      } catch (error) {
+        if (this.opts.signal.aborted) throw error;
+        if (signal.aborted) {
+          this.say(`bundle ${action.bundle.id}: download abandoned, the server stopped deployment ${action.deploymentId}`);
+          return null;
+        }
+        if (error instanceof DownloadRejected) throw error;
+        await this.backoff(error as Error, signal);
+      }
+    }
+  }
+
+  /** The server answered 409 before anything was applied: it takes no further post about this deployment, and expects none. */
+  private stoppedByServer(action: DeployAction, reason: Error): string {
+    this.say(`deployment ${action.deploymentId}: ${reason.message}; nothing was applied, back to polling`);
+    return "cancelled";
   }
 
   /** The site's variables for this deployment (secrets included), readable by us only, removed after the apply. */
