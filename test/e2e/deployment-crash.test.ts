@@ -14,15 +14,15 @@
  * server agree, and no journal is left.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createSite, publishHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
+import { readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
 import { startAgentProcess, type AgentProcess as Agent } from "../support/agent-process.js";
 import { bundleWorld } from "../support/bundles.js";
 import { remoteServer } from "../support/cluster.js";
-import { Gate, writeGatedHelloCatalog } from "../support/gated-hello.js";
+import { Gate, gatedAgentSite, writeGatedHelloCatalog } from "../support/gated-hello.js";
 import { freePort, startFerryProcess, type FerryProcess } from "../support/process.js";
 import { until } from "../support/until.js";
 import type { TestServer, TestUser } from "../support/server.js";
@@ -47,16 +47,7 @@ before(async () => {
   server = await remoteServer(ferry.url);
   const world = await bundleWorld(server);
   operator = await server.user(["operator"]);
-  for (const version of ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]) await publishHello(world, version);
-  const site = await createSite(server, operator, "acme", {
-    name: "crash-plant",
-    connectivity: "agent",
-    variables: { INSTALL_ROOT: installRoot, GATE_DIR: gate.dir },
-    secretVariables: { HELLO_TOKEN: "tok-crash-secret" },
-  });
-  siteId = site.id;
-  agentToken = site.agentToken!;
-  writeFileSync(keyFile, (await server.call("GET", "/api/v1/signing-key")).text);
+  ({ siteId, agentToken } = await gatedAgentSite(server, world, operator, { name: "crash-plant", versions: ["1.0.0", "1.1.0", "1.2.0", "1.3.0"], installRoot, gate, helloToken: "tok-crash-secret", keyFile }));
 });
 
 after(async () => {

@@ -11,15 +11,15 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createSite, publishHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
+import { readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
 import { startAgentProcess, type AgentProcess } from "../support/agent-process.js";
 import { bundleWorld } from "../support/bundles.js";
 import { remoteServer } from "../support/cluster.js";
-import { Gate, writeGatedHelloCatalog } from "../support/gated-hello.js";
+import { Gate, gatedAgentSite, writeGatedHelloCatalog } from "../support/gated-hello.js";
 import { startFerryProcess, type FerryProcess } from "../support/process.js";
 import { until } from "../support/until.js";
 import type { TestServer, TestUser } from "../support/server.js";
@@ -68,16 +68,7 @@ before(async () => {
     body: { url: `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/ferry`, events: ["deployment.stalled", "deployment.finished"] },
   });
   assert.equal(hook.status, 201, hook.text);
-  for (const version of ["1.0.0", "1.1.0"]) await publishHello(world, version);
-  const site = await createSite(server, operator, "acme", {
-    name: "stall-plant",
-    connectivity: "agent",
-    variables: { INSTALL_ROOT: installRoot, GATE_DIR: gate.dir },
-    secretVariables: { HELLO_TOKEN: "tok-stall-secret" },
-  });
-  siteId = site.id;
-  agentToken = site.agentToken!;
-  writeFileSync(keyFile, (await server.call("GET", "/api/v1/signing-key")).text);
+  ({ siteId, agentToken } = await gatedAgentSite(server, world, operator, { name: "stall-plant", versions: ["1.0.0", "1.1.0"], installRoot, gate, helloToken: "tok-stall-secret", keyFile }));
 });
 
 after(async () => {

@@ -11,6 +11,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { dump } from "js-yaml";
+import { createSite, publishHello } from "../../server/deployments/deployments.fixtures.js";
+import type { BundleWorld } from "./bundles.js";
+import type { TestServer, TestUser } from "./server.js";
 
 const ROOT = "${{ vars.INSTALL_ROOT }}/hello";
 const GATE = "${{ vars.GATE_DIR }}";
@@ -60,4 +63,26 @@ export class Gate {
     const file = path.join(this.installRoot, "hello", "applied.log");
     return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
   }
+}
+
+/**
+ * Publishes hello `versions`, creates an agent site for the gated service (customer acme)
+ * and writes the server's signing key to `keyFile` for the agent. Returns the site's id and
+ * agent token.
+ */
+export async function gatedAgentSite(
+  server: TestServer,
+  world: BundleWorld,
+  operator: TestUser,
+  options: { name: string; versions: string[]; installRoot: string; gate: Gate; helloToken: string; keyFile: string },
+): Promise<{ siteId: string; agentToken: string }> {
+  for (const version of options.versions) await publishHello(world, version);
+  const site = await createSite(server, operator, "acme", {
+    name: options.name,
+    connectivity: "agent",
+    variables: { INSTALL_ROOT: options.installRoot, GATE_DIR: options.gate.dir },
+    secretVariables: { HELLO_TOKEN: options.helloToken },
+  });
+  writeFileSync(options.keyFile, (await server.call("GET", "/api/v1/signing-key")).text);
+  return { siteId: site.id, agentToken: site.agentToken! };
 }
