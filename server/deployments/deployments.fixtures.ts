@@ -76,6 +76,13 @@ export async function createSite(
   return { id: site.body.id, agentToken: site.body.agentToken };
 }
 
+/** Starts a deployment of release `hello-suite <version>` to `siteId`; returns its id. */
+export async function deployHello(server: TestServer, token: string, siteId: string, version: string): Promise<string> {
+  const created = await server.call("POST", "/api/v1/deployments", { token, body: { site: siteId, release: { product: "hello-suite", version } } });
+  assert.equal(created.status, 202, created.text);
+  return created.body.id as string;
+}
+
 /** Polls GET /deployments/:id until its status is one of `statuses`. */
 export async function waitForStatus(server: TestServer, token: string, id: string, statuses: string[], timeoutMs = 60_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;

@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
+import { deployHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
 import { startAgentProcess, type AgentProcess as Agent } from "../support/agent-process.js";
 import { bundleWorld } from "../support/bundles.js";
 import { remoteServer } from "../support/cluster.js";
@@ -63,11 +63,7 @@ function startAgent(): Agent {
   return agent;
 }
 
-async function createDeployment(version: string): Promise<string> {
-  const created = await server.call("POST", "/api/v1/deployments", { token: operator.token, body: { site: siteId, release: { product: "hello-suite", version } } });
-  assert.equal(created.status, 202, created.text);
-  return created.body.id as string;
-}
+const createDeployment = (version: string) => deployHello(server, operator.token, siteId, version);
 
 async function restartServer(): Promise<void> {
   ferry = await startFerryProcess(serverEnv);

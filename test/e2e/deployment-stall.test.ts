@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
+import { deployHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
 import { startAgentProcess, type AgentProcess } from "../support/agent-process.js";
 import { bundleWorld } from "../support/bundles.js";
 import { remoteServer } from "../support/cluster.js";
@@ -84,11 +84,7 @@ function startAgent(): AgentProcess {
   return agent;
 }
 
-async function createDeployment(version: string): Promise<string> {
-  const created = await server.call("POST", "/api/v1/deployments", { token: operator.token, body: { site: siteId, release: { product: "hello-suite", version } } });
-  assert.equal(created.status, 202, created.text);
-  return created.body.id as string;
-}
+const createDeployment = (version: string) => deployHello(server, operator.token, siteId, version);
 
 const deployment = async (id: string) => (await server.call("GET", `/api/v1/deployments/${id}`, { token: operator.token })).body;
 const logLines = async (id: string) => (await readEvents(`${server.url}/api/v1/deployments/${id}/logs`, operator.token)).map((e) => String(e.data?.line ?? ""));
