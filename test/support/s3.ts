@@ -4,6 +4,7 @@
  * in this process on a free loopback port with a throw-away directory.
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { unlink } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -32,9 +33,34 @@ type S3rverConstructor = new (options: {
   resetOnClose?: boolean;
 }) => S3rverInstance;
 
-/** s3rver is CommonJS without type declarations; this is the part of it the tests use. */
+interface FilesystemStorePrototype {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  deleteObject(bucket: string, key: string): Promise<void>;
+}
+
+/**
+ * s3rver is CommonJS without type declarations; this is the part of it the tests use.
+ *
+ * Patched once: s3rver's deleteObject removes the folders a delete leaves empty, and that races
+ * with a concurrent PUT into the same folder (its mkdir done, its file not yet opened): the
+ * write fails with ENOENT on a stream nobody listens to, and the whole S3 server process
+ * dies. Ferry deletes staged `tmp/<uuid>` objects while other uploads stage beside them, so
+ * CI hit it. Real S3 has no folders; here the empty ones are simply left.
+ */
 export function loadS3rver(): S3rverConstructor {
-  return createRequire(import.meta.url)("s3rver") as S3rverConstructor;
+  const require = createRequire(import.meta.url);
+  const store = (require("s3rver/lib/stores/filesystem") as { prototype: FilesystemStorePrototype }).prototype;
+  store.deleteObject = async function deleteObjectKeepingFolders(this: FilesystemStorePrototype, bucket: string, key: string) {
+    const files = ["object", "object.md5", "metadata.json"].map((resource) => this.getResourcePath(bucket, key, resource));
+    await Promise.all(
+      files.map((file) =>
+        unlink(file).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== "ENOENT") throw error;
+        }),
+      ),
+    );
+  };
+  return require("s3rver") as S3rverConstructor;
 }
 
 export async function startS3(): Promise<TestS3> {
