@@ -57,7 +57,7 @@ describe("deployment records of the online agent", () => {
     assert.equal(await records.earlierOutcome("dep-1"), null);
     state.history.push({ applyId, bundleId: "b", release, result: "succeeded", at: new Date().toISOString() });
     await dir.writeState(state);
-    assert.deepEqual(await records.earlierOutcome("dep-1"), { status: "succeeded", error: undefined, report: undefined });
+    assert.deepEqual(await records.earlierOutcome("dep-1"), { applyId, status: "succeeded", error: undefined, report: undefined });
   });
 
   it("killed after state.json named the apply, before its journal was removed: ended, no second apply; the clean-up is finished", async () => {
@@ -76,7 +76,7 @@ describe("deployment records of the online agent", () => {
     state.release = { ...release, bundleId: "b", applyId, appliedAt: at };
     state.history.push({ applyId, bundleId: "b", release, result: "succeeded", at });
     await dir.writeState(state);
-    assert.deepEqual(await records.earlierOutcome("dep-1"), { status: "succeeded", error: undefined, report: undefined });
+    assert.deepEqual(await records.earlierOutcome("dep-1"), { applyId, status: "succeeded", error: undefined, report: undefined });
     assert.ok(!existsSync(dir.journalFile), "the journal is removed");
     assert.ok(!existsSync(dir.applyDir(applyId)), "the apply's staging is removed");
     assert.ok(!existsSync(dir.lockFile), "the work directory lock is given back");

@@ -33,6 +33,8 @@ interface DeploymentRecord {
 }
 
 export interface EarlierOutcome {
+  /** The earlier apply; its log is `WorkDir.logFile(applyId)`. */
+  applyId: string;
   status: "succeeded" | "failed" | "rolled_back";
   error: string | undefined;
   report: ApplyReport | undefined;
@@ -68,7 +70,7 @@ export class DeploymentRecords {
   async earlierOutcome(deploymentId: string): Promise<EarlierOutcome | null> {
     const record = await this.read(deploymentId);
     if (!record) return null;
-    if (record.report) return outcomeOf(record.report);
+    if (record.report) return { applyId: record.applyId, ...outcomeOf(record.report) };
     const journal = await readJournal(this.workdir);
     const state = await this.workdir.readState();
     // A journal means an interrupted apply, unless it is this apply's and it had already
@@ -87,7 +89,7 @@ export class DeploymentRecords {
       }
     }
     const status = ended.result === "succeeded" || ended.result === "rolled_back" ? ended.result : "failed";
-    return { status, error: status === "succeeded" ? undefined : `the apply ended ${ended.result} (its report was lost when the agent stopped)`, report: undefined };
+    return { applyId: record.applyId, status, error: status === "succeeded" ? undefined : `the apply ended ${ended.result} (its report was lost when the agent stopped)`, report: undefined };
   }
 
   /** Called right before the apply: returns the applyId to give it. */
@@ -111,7 +113,7 @@ export class DeploymentRecords {
   }
 }
 
-export function outcomeOf(report: ApplyReport): EarlierOutcome {
+export function outcomeOf(report: ApplyReport): Omit<EarlierOutcome, "applyId"> {
   const status = report.result === "succeeded" || report.result === "rolled_back" ? report.result : "failed";
   const error = status === "succeeded" ? undefined : (report.error?.message ?? `apply ended ${report.result}`);
   return { status, error, report: report.bundle ? report : undefined };

@@ -16,7 +16,7 @@
  * (which rolls back).
  */
 import { randomUUID } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { applyBundle } from "./apply.js";
 import { DeploymentRecords, outcomeOf } from "./deployment-record.js";
@@ -161,6 +161,7 @@ export class OnlineAgent {
       const line = `deployment ${action.deploymentId} was already applied here (${earlier.status}); reporting that result instead of applying again`;
       this.say(line);
       events.log("agent", line);
+      if (!earlier.report) await events.replaySteps(new WorkDir(this.opts.workdir).logFile(earlier.applyId));
       await events.finish(earlier.status, earlier.error, earlier.report);
       await records.delivered(action.deploymentId);
       return earlier.status;
@@ -287,6 +288,15 @@ export class OnlineAgent {
   }
 }
 
+/** The step transition an apply log event is, if any (a rollback maps to the server's rollback statuses). */
+function stepTransition(event: Record<string, unknown>): AgentEvent | null {
+  const status = event.event === "step" ? String(event.status) : event.event === "rollback" ? ROLLBACK_STATUS[String(event.status)] : undefined;
+  if (!status || typeof event.seq !== "number" || typeof event.step !== "string") return null;
+  const message = typeof event.error === "string" ? event.error.slice(0, 4_000) : null;
+  const at = typeof event.ts === "string" ? event.ts : new Date().toISOString();
+  return { type: "step", seq: event.seq, component: typeof event.component === "string" ? event.component : null, name: event.step.slice(0, 300), status, message, at };
+}
+
 /** Buffers step events and log lines and posts them in order, one request at a time, every ~500 ms. */
 class EventStream {
   private pending: AgentEvent[] = [];
@@ -324,13 +334,29 @@ class EventStream {
     } catch {
       return this.log("agent", text);
     }
-    const at = typeof event.ts === "string" ? event.ts : new Date().toISOString();
     if (event.event === "output" && (event.stream === "stdout" || event.stream === "stderr")) return this.log(event.stream, String(event.line ?? ""));
     this.log("agent", text);
-    const status = event.event === "step" ? String(event.status) : event.event === "rollback" ? ROLLBACK_STATUS[String(event.status)] : undefined;
-    if (status && typeof event.seq === "number" && typeof event.step === "string") {
-      const message = typeof event.error === "string" ? event.error.slice(0, 4_000) : null;
-      this.pending.push({ type: "step", seq: event.seq, component: typeof event.component === "string" ? event.component : null, name: event.step.slice(0, 300), status, message, at });
+    const step = stepTransition(event);
+    if (step) this.pending.push(step);
+  }
+
+  /**
+   * The step transitions of an apply log file, without its lines: for an apply that ended
+   * while its events could not be delivered and whose report was lost with the process, so
+   * the server's step list ends as the apply did. Lines the server may already have are
+   * not sent twice; the file stays in the work directory for the rest.
+   */
+  async replaySteps(logFile: string): Promise<void> {
+    const text = await readFile(logFile, "utf8").catch(() => "");
+    for (const raw of text.split("\n")) {
+      let event: Record<string, unknown>;
+      try {
+        event = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        continue; // blank, or the torn last line of a killed process
+      }
+      const step = stepTransition(event);
+      if (step) this.pending.push(step);
     }
   }
 

@@ -23,7 +23,7 @@ function siteOf(actor: Actor): string {
   return actor.siteId;
 }
 
-export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config" | "db" | "sites" | "bundles" | "blobs"> & { agentApi: AgentApiService }): Router {
+export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config" | "db" | "sites" | "bundles" | "blobs" | "deployments"> & { agentApi: AgentApiService }): Router {
   const router = Router();
   const { agentApi } = ctx;
 

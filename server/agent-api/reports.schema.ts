@@ -35,7 +35,17 @@ export const ApplyReport = z.object({
   result: z.enum(["succeeded", "failed", "rolled_back", "drift", "verify_failed", "plan_failed", "dry_run"]),
   error: z.object({ code: z.string().max(100), message: z.string().max(8_000) }).nullable().optional(),
   steps: z
-    .array(z.object({ seq: z.number(), component: z.string().max(100), name: z.string().max(300), status: z.string().max(50), error: z.string().max(4_000).optional() }))
+    .array(
+      z.object({
+        seq: z.number().int().min(0).max(1_000_000),
+        component: z.string().max(100),
+        name: z.string().max(300),
+        status: z.string().max(50),
+        error: z.string().max(4_000).optional(),
+        startedAt: z.string().max(64).optional(),
+        finishedAt: z.string().max(64).optional(),
+      }),
+    )
     .max(10_000)
     .default([]),
   inventory: z.object({

@@ -3,14 +3,15 @@
  * deployment brings back). The report is cross-checked against the manifest of the bundle
  * the server built (site, release and digest, every shipped component's version, every
  * shipped artifact's sha256) before anything is recorded; then the site's installed
- * release (on success), its history and each database's applied-script history.
+ * release (on success), its history and each database's applied-script history, and, for
+ * a deployment, the end of each step the report lists.
  */
 import type { AppContext } from "../context.js";
 import { conflict, badRequest } from "../errors.js";
 import { Prisma } from "../generated/prisma/client.js";
 import type { ApplyReport } from "./reports.schema.js";
 
-type ReportContext = Pick<AppContext, "db" | "sites">;
+type ReportContext = Pick<AppContext, "db" | "sites" | "deployments">;
 
 interface ManifestFacts {
   id: string;
@@ -84,6 +85,8 @@ export async function importReport(ctx: ReportContext, siteId: string, report: A
       },
     });
   });
+
+  if (deploymentId) await ctx.deployments.progress.settleSteps(deploymentId, report.steps, validDate(report.finishedAt));
 
   let installed: ImportResult["installed"] = null;
   if (report.result === "succeeded" && manifest) {

@@ -6,9 +6,20 @@
 import type { Deployment } from "../generated/prisma/client.js";
 import type { DeploymentsContext } from "./deployments.service.js";
 import type { Notifier } from "./deployments.notifier.js";
-import { ACTIVE_STATUSES, type AgentEvent, type DeploymentStatus } from "./deployments.schema.js";
+import { ACTIVE_STATUSES, STEP_STATUSES, type AgentEvent, type DeploymentStatus } from "./deployments.schema.js";
 
 export type FinalStatus = "succeeded" | "failed" | "rolled_back" | "cancelled";
+
+/** One step as an apply report lists it (reports.schema.ts). */
+export interface ReportedStep {
+  seq: number;
+  component: string;
+  name: string;
+  status: string;
+  error?: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
 
 const STEP_DONE = new Set(["succeeded", "failed", "skipped", "rolled_back", "rollback_failed"]);
 const ROLLBACK = new Set(["rolling_back", "rolled_back", "rollback_failed"]);
@@ -92,6 +103,37 @@ export class DeploymentProgress {
   }
 
   /**
+   * Brings the step list to how the apply report says each step ended. Step events travel
+   * apart from the report and can be lost: an agent killed while the server was down keeps
+   * its report and delivers it later, but not the events it had buffered. The report is
+   * the agent's own record of the apply, so it settles what the events left open; a step
+   * the events marked failed stays failed while the report calls it rolled back, as in record().
+   */
+  async settleSteps(id: string, steps: ReportedStep[], reportedAt: Date): Promise<number> {
+    const rows = await this.ctx.db.deploymentStep.findMany({ where: { deploymentId: id }, select: { seq: true, status: true } });
+    const current = new Map(rows.map((row) => [row.seq, row.status]));
+    const open = steps.filter((step) => {
+      const known = current.get(step.seq);
+      if (known === step.status || !(STEP_STATUSES as readonly string[]).includes(step.status)) return false;
+      return !(known === "failed" && ROLLBACK.has(step.status));
+    });
+    for (const step of open) {
+      const finishedAt = dateOr(step.finishedAt, reportedAt);
+      await this.ctx.db.deploymentStep.upsert({
+        where: { deploymentId_seq: { deploymentId: id, seq: step.seq } },
+        create: { deploymentId: id, seq: step.seq, component: step.component, name: step.name, status: step.status, message: step.error ?? null, startedAt: dateOr(step.startedAt, finishedAt), finishedAt },
+        update: { status: step.status, finishedAt, ...(step.error != null ? { message: step.error } : {}) },
+      });
+    }
+    if (open.length) {
+      const line = `${open.length} step(s) settled from the agent's report; their progress events did not reach the server: ${open.map((step) => `${step.name} ${step.status}`).join(", ")}`;
+      await this.ctx.db.deploymentLog.create({ data: { deploymentId: id, stream: "ferry", line: line.slice(0, 16_384) } });
+      this.logWakeups.notify(id);
+    }
+    return open.length;
+  }
+
+  /**
    * Ends a deployment once. On success the site records the release (with the deployment
    * id); any end adds a site history event and emits `deployment.finished`. Returns false
    * when the deployment had already ended.
@@ -150,6 +192,11 @@ export class DeploymentProgress {
     }
     return [...result].map(([name, version]) => ({ name, version }));
   }
+}
+
+function dateOr(text: string | undefined, fallback: Date): Date {
+  const date = text ? new Date(text) : null;
+  return date && !Number.isNaN(date.getTime()) ? date : fallback;
 }
 
 function stepLine(event: { component?: string | null; name: string; status: string; message?: string | null }): string {

@@ -9,12 +9,14 @@
  *  - the agent: restarted, its journal rolls the interrupted apply back and replays it;
  *    the server learns the outcome;
  *  - both, after the apply has ended but before the server heard of it: the restarted
- *    agent reports that apply's result instead of applying the bundle a second time.
+ *    agent reports that apply's result instead of applying the bundle a second time, and
+ *    the steps whose events died with the first agent are settled (from the kept report,
+ *    or, when the report was lost too, from the apply log in the work directory).
  * In every case: one apply of each release ran to its end, the site's state.json and the
  * server agree, and no journal is left.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -47,7 +49,7 @@ before(async () => {
   server = await remoteServer(ferry.url);
   const world = await bundleWorld(server);
   operator = await server.user(["operator"]);
-  ({ siteId, agentToken } = await gatedAgentSite(server, world, operator, { name: "crash-plant", versions: ["1.0.0", "1.1.0", "1.2.0", "1.3.0"], installRoot, gate, helloToken: "tok-crash-secret", keyFile }));
+  ({ siteId, agentToken } = await gatedAgentSite(server, world, operator, { name: "crash-plant", versions: ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"], installRoot, gate, helloToken: "tok-crash-secret", keyFile }));
 });
 
 after(async () => {
@@ -74,7 +76,7 @@ const siteView = async () => (await server.call("GET", `/api/v1/sites/${siteId}`
 
 /** The site, the server and the work directory agree on `version`; one apply of it ran to the end. */
 async function assertConsistent(deploymentId: string, version: string, agent: Agent): Promise<any> {
-  const done = await waitForStatus(server, operator.token, deploymentId, ["succeeded", "failed", "rolled_back", "cancelled"], 90_000);
+  const done = await waitForStatus(server, operator.token, deploymentId, ["succeeded", "failed", "rolled_back", "cancelled"], 150_000);
   const logs = async () => (await readEvents(`${server.url}/api/v1/deployments/${deploymentId}/logs`, operator.token)).map((e) => e.data?.line).join("\n");
   assert.equal(done.status, "succeeded", `${JSON.stringify(done)}\n${await logs()}\nagent:\n${agent.output().slice(-4000)}`);
   assert.equal(localState()?.release?.version, version, "the site's state.json");
@@ -83,7 +85,9 @@ async function assertConsistent(deploymentId: string, version: string, agent: Ag
   assert.equal(readFileSync(path.join(installRoot, "hello/releases", version, "VERSION"), "utf8"), `${version}\n`);
   assert.equal(gate.applied().filter((v) => v === version).length, 1, `applies of ${version} that ran to the end: ${gate.applied().join(", ")}`);
   assert.ok(!existsSync(path.join(workdir, "journal.json")), "no interrupted apply left in the journal");
-  assert.ok(done.steps.every((step: any) => step.status === "succeeded"), JSON.stringify(done.steps));
+  // Every step of the pipeline, ended: steps whose events were lost with a killed process are settled from the report.
+  const steps = [`stage hello ${version}`, "unpack hello", "render hello.conf", "wait at the gate", "record the apply"];
+  assert.deepEqual(done.steps.map((step: any) => `${step.name}: ${step.status}`), steps.map((name) => `${name}: succeeded`));
   return done;
 }
 
@@ -102,30 +106,30 @@ async function assertNotHandedOutAgain(deploymentId: string, agent: Agent): Prom
 describe("crashes in the middle of an online-agent deployment", () => {
   let agent: Agent;
 
-  it("installs 1.0.0 (no crash) as the base", { timeout: 60_000 }, async () => {
+  it("installs 1.0.0 (no crash) as the base", { timeout: 300_000 }, async () => {
     gate.open("1.0.0");
     const id = await createDeployment("1.0.0");
     agent = startAgent();
     await assertConsistent(id, "1.0.0", agent);
   });
 
-  it("server SIGKILLed while the agent applies: the agent's result arrives after the restart", { timeout: 120_000 }, async () => {
+  it("server SIGKILLed while the agent applies: the agent's result arrives after the restart", { timeout: 300_000 }, async () => {
     const id = await createDeployment("1.1.0");
-    await until("the apply reaches the gate", () => gate.reached("1.1.0"), 60_000, agent.output);
+    await until("the apply reaches the gate", () => gate.reached("1.1.0"), 150_000, agent.output);
     await until("the server shows the deployment running", async () => (await server.call("GET", `/api/v1/deployments/${id}`, { token: operator.token })).body.status === "running");
     ferry.kill("SIGKILL");
     await ferry.exited;
     gate.open("1.1.0");
     // The apply ends while the server is down: its final post waits for the server.
-    await until("the agent commits 1.1.0", () => localState()?.release?.version === "1.1.0", 60_000, agent.output);
+    await until("the agent commits 1.1.0", () => localState()?.release?.version === "1.1.0", 150_000, agent.output);
     await restartServer();
     await assertConsistent(id, "1.1.0", agent);
     await assertNotHandedOutAgain(id, agent);
   });
 
-  it("agent SIGKILLed mid-apply and restarted: the journal rolls back, the apply is replayed, the server learns the outcome", { timeout: 120_000 }, async () => {
+  it("agent SIGKILLed mid-apply and restarted: the journal rolls back, the apply is replayed, the server learns the outcome", { timeout: 300_000 }, async () => {
     const id = await createDeployment("1.2.0");
-    await until("the apply reaches the gate", () => gate.reached("1.2.0"), 60_000, agent.output);
+    await until("the apply reaches the gate", () => gate.reached("1.2.0"), 150_000, agent.output);
     assert.ok(existsSync(path.join(workdir, "journal.json")), "the apply in progress is journaled");
     await agent.kill();
     gate.open("1.2.0");
@@ -136,18 +140,39 @@ describe("crashes in the middle of an online-agent deployment", () => {
     await assertNotHandedOutAgain(id, agent);
   });
 
-  it("both SIGKILLed after the apply ended but before the server heard: the restarted agent reports it, without a second apply", { timeout: 120_000 }, async () => {
-    const id = await createDeployment("1.3.0");
-    await until("the apply reaches the gate", () => gate.reached("1.3.0"), 60_000, agent.output);
+  /**
+   * Both processes killed once the apply has ended and the agent has kept its report (the
+   * server was down, so the result was not delivered). With `reportLost`, the record is put
+   * back as it was before the report was kept: the agent killed between committing
+   * state.json and writing the report.
+   */
+  async function killBothAfterApply(version: string, reportLost: boolean): Promise<string[]> {
+    const id = await createDeployment(version);
+    await until("the apply reaches the gate", () => gate.reached(version), 150_000, agent.output);
     ferry.kill("SIGKILL");
     await ferry.exited;
-    gate.open("1.3.0");
-    await until("the agent commits 1.3.0", () => localState()?.release?.version === "1.3.0", 60_000, agent.output);
+    gate.open(version);
+    const record = path.join(workdir, "deployments", `${id}.json`);
+    await until("the agent keeps the apply's report", () => existsSync(record) && JSON.parse(readFileSync(record, "utf8")).report !== null, 150_000, agent.output);
+    assert.equal(localState()?.release?.version, version);
     await agent.kill();
+    if (reportLost) writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, "utf8")), report: null }));
     await restartServer();
     agent = startAgent();
-    await assertConsistent(id, "1.3.0", agent);
+    await assertConsistent(id, version, agent);
     assert.match(agent.output(), /already applied here \(succeeded\); reporting that result instead of applying again/);
     await assertNotHandedOutAgain(id, agent);
+    return (await readEvents(`${server.url}/api/v1/deployments/${id}/logs`, operator.token)).map((e) => e.data?.line ?? "");
+  }
+
+  it("both SIGKILLed after the apply ended but before the server heard: the restarted agent reports it, without a second apply", { timeout: 300_000 }, async () => {
+    const logs = await killBothAfterApply("1.3.0", false);
+    // The events of the gate's end and of the last step died with the first agent: the report settled them.
+    assert.ok(logs.some((line) => /step\(s\) settled from the agent's report.*record the apply succeeded/.test(line)), logs.join("\n"));
+  });
+
+  it("the same with the report lost too: the restarted agent sends the steps from its apply log", { timeout: 300_000 }, async () => {
+    const logs = await killBothAfterApply("1.4.0", true);
+    assert.ok(!logs.some((line) => /settled from the agent's report/.test(line)), logs.join("\n"));
   });
 });
