@@ -82,6 +82,8 @@ describe("deployments", () => {
     assert.equal(action.deploymentId, first.id);
     assert.equal(action.vars.vars.HELLO_TOKEN, "s3cret-token");
     assert.equal(action.vars.vars.INSTALL_ROOT, "/srv");
+    // A quarter of the default 10-minute stall time would leave a cancel unheard for 2.5 min.
+    assert.equal(action.keepaliveMs, 15_000);
     const bundle = await server.call("GET", `/api/v1/bundles/${first.bundle}`, { token: operator.token });
     assert.equal(action.bundle.sha256, bundle.body.sha256);
     assert.equal(action.bundle.size, bundle.body.size);

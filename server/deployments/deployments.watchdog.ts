@@ -1,8 +1,8 @@
 /**
  * Flags agent deployments whose agent has gone silent. A running agent posts events, or an
- * empty keep-alive every quarter of FERRY_AGENT_STALL_MS (it is told the interval with the
- * deploy action), so silence beyond FERRY_AGENT_STALL_MS means the agent stopped, its host
- * went down or it lost its connection.
+ * empty keep-alive every quarter of FERRY_AGENT_STALL_MS, 15 s at most (it is told the
+ * interval with the deploy action), so silence beyond FERRY_AGENT_STALL_MS means the agent
+ * stopped, its host went down or it lost its connection.
  *
  * The watchdog flags, it does not fail: the site may be half-way through an apply that the
  * agent finishes (or rolls back) when it returns, and a guessed failure would leave the
@@ -24,6 +24,8 @@ import type { DeploymentsContext } from "./deployments.service.js";
 
 /** Deployments flagged per scan at most; the rest wait for the next one. */
 const SCAN_LIMIT = 500;
+/** The longest keep-alive interval agents are told to use (keepaliveMs). */
+const MAX_KEEPALIVE_MS = 15_000;
 
 export class StallWatchdog {
   private timer: NodeJS.Timeout | null = null;
@@ -40,9 +42,15 @@ export class StallWatchdog {
     return this.ctx.config.FERRY_AGENT_STALL_MS;
   }
 
-  /** The keep-alive interval agents are told to use: a quarter of the stall time. */
+  /**
+   * The keep-alive interval agents are told to use: a quarter of the stall time, and at
+   * most 15 s. An agent in a silent step learns of a cancel only from the answer to a post,
+   * so the cap bounds how long a cancelled deployment goes on applying (a quarter of the
+   * default 10 minutes would be 2.5 min); the price is one small post per 15 s per running
+   * agent deployment.
+   */
   get keepaliveMs(): number {
-    return Math.floor(this.stallMs / 4);
+    return Math.min(MAX_KEEPALIVE_MS, Math.floor(this.stallMs / 4));
   }
 
   start(): void {
