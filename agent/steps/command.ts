@@ -23,6 +23,8 @@ export interface CommandResult {
   timedOut: boolean;
   /** The last lines of stderr, for an error message. */
   stderrTail: string[];
+  /** Why the command was stopped before it ended (the abort signal's reason), if it was. */
+  stoppedBy?: string;
 }
 
 const KILL_GRACE_MS = 5000;
@@ -76,14 +78,20 @@ export async function runCommand(command: string, options: CommandOptions): Prom
         stop();
       }, options.timeout * 1000)
     : undefined;
-  options.signal?.addEventListener("abort", stop, { once: true });
+  let stoppedBy: string | undefined;
+  const onAbort = () => {
+    const reason: unknown = options.signal?.reason;
+    stoppedBy = reason instanceof Error ? reason.message : String(reason);
+    stop();
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
   try {
     const result = await done;
-    return { ...result, timedOut, stderrTail };
+    return { ...result, timedOut, stderrTail, ...(stoppedBy !== undefined ? { stoppedBy } : {}) };
   } finally {
     clearTimeout(timer);
     clearTimeout(escalation);
-    options.signal?.removeEventListener("abort", stop);
+    options.signal?.removeEventListener("abort", onAbort);
   }
 }
 
@@ -98,6 +106,7 @@ export function killGroup(pid: number | undefined, signal: NodeJS.Signals): void
 
 export function describeFailure(result: CommandResult, timeout?: number): string {
   if (result.timedOut) return `timed out after ${timeout}s and was killed`;
+  if (result.stoppedBy !== undefined) return `was stopped: ${result.stoppedBy}`;
   const why = result.signal ? `was killed by ${result.signal}` : `exited with status ${result.code}`;
   return result.stderrTail.length ? `${why}: ${result.stderrTail.join(" | ")}` : why;
 }

@@ -7,11 +7,13 @@
  *  - An agent SIGKILLed in that step: the deployment is flagged stalled once (log line,
  *    site history, one `deployment.stalled` webhook, however many scans follow) and stays
  *    running; the restarted agent clears the flag and finishes it.
+ *  - A deployment cancelled while its agent waits in that step: the answer to the next
+ *    keep-alive stops the step, the apply is rolled back, and the agent polls on.
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -68,7 +70,7 @@ before(async () => {
     body: { url: `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/ferry`, events: ["deployment.stalled", "deployment.finished"] },
   });
   assert.equal(hook.status, 201, hook.text);
-  ({ siteId, agentToken } = await gatedAgentSite(server, world, operator, { name: "stall-plant", versions: ["1.0.0", "1.1.0"], installRoot, gate, helloToken: "tok-stall-secret", keyFile }));
+  ({ siteId, agentToken } = await gatedAgentSite(server, world, operator, { name: "stall-plant", versions: ["1.0.0", "1.1.0", "1.2.0"], installRoot, gate, helloToken: "tok-stall-secret", keyFile }));
 });
 
 after(async () => {
@@ -142,5 +144,27 @@ describe("stalled agent deployments", () => {
     const backLine = lines.findIndex((line) => /^the agent reported again \(\d+ s after the deployment was flagged stalled\)$/.test(line));
     assert.ok(flaggedLine >= 0 && backLine > flaggedLine, lines.join("\n"));
     assert.equal(stalledHooks(id).length, 1);
+  });
+
+  it("cancelled while the agent waits in a silent step: the next keep-alive's answer stops the step and rolls it back; the agent takes the next deployment", { timeout: 120_000 }, async () => {
+    const id = await createDeployment("1.2.0");
+    await until("the apply reaches the gate", () => gate.reached("1.2.0"), 60_000, agent.output);
+    const cancelled = await server.call("POST", `/api/v1/deployments/${id}/cancel`, { token: operator.token });
+    assert.equal(cancelled.status, 200, cancelled.text);
+    const heardIn = await until("the agent rolls the apply back", () => /"event":"apply","status":"rolled_back"/.test(agent.output()), 30_000, agent.output);
+    // Keep-alives every 750 ms here (a quarter of the stall time, 15 s at most by default).
+    assert.ok(heardIn < 10_000, `the cancel took ${heardIn} ms to reach the agent`);
+    assert.match(agent.output(), /step \\"wait at the gate\\" failed: command was stopped: the server cancelled the deployment/);
+    await until("the interrupted apply's journal is gone", () => !existsSync(path.join(workdir, "journal.json")), 30_000, agent.output);
+    assert.equal(JSON.parse(readFileSync(path.join(workdir, "state.json"), "utf8")).release.version, "1.1.0", "the site stays on 1.1.0");
+    assert.ok(!existsSync(path.join(installRoot, "hello/releases/1.2.0")), "the unpacked 1.2.0 was rolled back");
+    assert.deepEqual(gate.applied().filter((version) => version === "1.2.0"), [], "the cancelled apply never ran its last step");
+    assert.equal((await deployment(id)).status, "cancelled");
+
+    gate.open("1.2.0");
+    const next = await createDeployment("1.2.0");
+    const done = await waitForStatus(server, operator.token, next, ["succeeded", "failed", "rolled_back"], 60_000);
+    assert.equal(done.status, "succeeded", agent.output());
+    assert.equal(agent.child.exitCode, null, "the agent polls on");
   });
 });
