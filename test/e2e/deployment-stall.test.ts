@@ -151,9 +151,9 @@ describe("stalled agent deployments", () => {
     await until("the apply reaches the gate", () => gate.reached("1.2.0"), 60_000, agent.output);
     const cancelled = await server.call("POST", `/api/v1/deployments/${id}/cancel`, { token: operator.token });
     assert.equal(cancelled.status, 200, cancelled.text);
-    const heardIn = await until("the agent rolls the apply back", () => /"event":"apply","status":"rolled_back"/.test(agent.output()), 30_000, agent.output);
+    const heardIn = await until("the agent rolls the apply back", () => /"event":"apply","status":"rolled_back"/.test(agent.output()), 60_000, agent.output);
     // Keep-alives every 750 ms here (a quarter of the stall time, 15 s at most by default).
-    assert.ok(heardIn < 10_000, `the cancel took ${heardIn} ms to reach the agent`);
+    assert.ok(heardIn < 20_000, `the cancel took ${heardIn} ms to reach the agent`);
     assert.match(agent.output(), /step \\"wait at the gate\\" failed: command was stopped: the server cancelled the deployment/);
     await until("the interrupted apply's journal is gone", () => !existsSync(path.join(workdir, "journal.json")), 30_000, agent.output);
     assert.equal(JSON.parse(readFileSync(path.join(workdir, "state.json"), "utf8")).release.version, "1.1.0", "the site stays on 1.1.0");
