@@ -9,6 +9,7 @@
 import type { AppContext } from "../context.js";
 import { conflict, badRequest } from "../errors.js";
 import { Prisma } from "../generated/prisma/client.js";
+import { dateOr } from "../util/dates.js";
 import type { ApplyReport } from "./reports.schema.js";
 
 type ReportContext = Pick<AppContext, "db" | "sites" | "deployments">;
@@ -58,7 +59,7 @@ export async function importReport(ctx: ReportContext, siteId: string, report: A
       filename: row.filename,
       sha256: row.sha256,
       success: row.success,
-      appliedAt: validDate(row.installed_on),
+      appliedAt: dateOr(row.installed_on, new Date()),
     })),
   );
   await ctx.db.$transaction(async (tx) => {
@@ -86,7 +87,7 @@ export async function importReport(ctx: ReportContext, siteId: string, report: A
     });
   });
 
-  if (deploymentId) await ctx.deployments.progress.settleSteps(deploymentId, report.steps, validDate(report.finishedAt));
+  if (deploymentId) await ctx.deployments.progress.settleSteps(deploymentId, report.steps, dateOr(report.finishedAt, new Date()));
 
   let installed: ImportResult["installed"] = null;
   if (report.result === "succeeded" && manifest) {
@@ -148,9 +149,4 @@ function crossCheck(manifest: ManifestFacts, report: ApplyReport): string[] {
     else if (match.sha256 !== artifact.sha256) problems.push(`${artifact.component}/${artifact.filename} has sha256 ${match.sha256}, the bundle ships ${artifact.sha256}`);
   }
   return problems;
-}
-
-function validDate(text: string): Date {
-  const date = new Date(text);
-  return Number.isNaN(date.getTime()) ? new Date() : date;
 }

@@ -4,6 +4,7 @@
  * agent retrying a post, a cancel racing a success) never moves a finished deployment.
  */
 import type { Deployment } from "../generated/prisma/client.js";
+import { dateOr } from "../util/dates.js";
 import type { DeploymentsContext } from "./deployments.service.js";
 import type { Notifier } from "./deployments.notifier.js";
 import { ACTIVE_STATUSES, STEP_STATUSES, type AgentEvent, type DeploymentStatus } from "./deployments.schema.js";
@@ -109,7 +110,7 @@ export class DeploymentProgress {
    * the agent's own record of the apply, so it settles what the events left open; a step
    * the events marked failed stays failed while the report calls it rolled back, as in record().
    */
-  async settleSteps(id: string, steps: ReportedStep[], reportedAt: Date): Promise<number> {
+  async settleSteps(id: string, steps: ReportedStep[], reportedAt: Date): Promise<void> {
     const rows = await this.ctx.db.deploymentStep.findMany({ where: { deploymentId: id }, select: { seq: true, status: true } });
     const current = new Map(rows.map((row) => [row.seq, row.status]));
     const open = steps.filter((step) => {
@@ -130,7 +131,6 @@ export class DeploymentProgress {
       await this.ctx.db.deploymentLog.create({ data: { deploymentId: id, stream: "ferry", line: line.slice(0, 16_384) } });
       this.logWakeups.notify(id);
     }
-    return open.length;
   }
 
   /**
@@ -192,11 +192,6 @@ export class DeploymentProgress {
     }
     return [...result].map(([name, version]) => ({ name, version }));
   }
-}
-
-function dateOr(text: string | undefined, fallback: Date): Date {
-  const date = text ? new Date(text) : null;
-  return date && !Number.isNaN(date.getTime()) ? date : fallback;
 }
 
 function stepLine(event: { component?: string | null; name: string; status: string; message?: string | null }): string {
