@@ -10,15 +10,24 @@ export interface ProcessId {
   startTime: string | null;
 }
 
-export function processStartTime(pid: number): string | null {
+/** Fields 3 onwards of /proc/<pid>/stat, or null without such a process (or without /proc). */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may hold spaces and parentheses: split after the last ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19] ?? null;
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return null;
   }
+}
+
+export function processStartTime(pid: number): string | null {
+  return statFields(pid)?.[19] ?? null;
+}
+
+/** The process's state letter (R, S, D, Z for a zombie not yet reaped, …), or null when there is none. */
+export function processState(pid: number): string | null {
+  return statFields(pid)?.[0] ?? null;
 }
 
 export function currentProcess(): ProcessId {

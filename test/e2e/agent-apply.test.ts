@@ -12,6 +12,7 @@ import path from "node:path";
 import { after, afterEach, beforeEach, describe, it } from "node:test";
 import { dump } from "js-yaml";
 import { applyBundle, type ApplyOptions } from "../../agent/apply.js";
+import { processState } from "../../agent/process-id.js";
 import { statusCommand } from "../../agent/status.js";
 import { bundleA, bundleB, customerDatabase, freePort, SCRIPTS, stopShop } from "../support/agent-shop.js";
 import { buildBundleDir, packBundle, signingKeys, type SigningKeys } from "../support/bundle-fixture.js";
@@ -257,7 +258,7 @@ describe("ferry-agent apply", () => {
     assert.equal(report.result, "succeeded", JSON.stringify(report.error));
     assert.equal(report.recovered?.result, "rolled_back");
     // SIGKILL is delivered at once, but the orphan is reaped by init when init gets to it: gone or a zombie both mean stopped.
-    await until("the interrupted step's process group was stopped", () => !isRunning(sleeper), 10_000);
+    await until("the interrupted step's process group was stopped", () => [null, "Z"].includes(processState(sleeper)), 10_000);
     assert.deepEqual(await world.health(), { version: "2.0", greeting: "welcome from plant" });
     // V2 was undone by recovery and applied again: nothing lost, nothing doubled.
     assert.deepEqual((await history()).map((r) => `${r.type} ${r.filename}`), ["upgrade V1__orders.sql", "upgrade V2__add_status.sql", "undo U2__add_status.sql", "upgrade V2__add_status.sql"]);
@@ -268,12 +269,3 @@ describe("ferry-agent apply", () => {
     assert.deepEqual(readFileSync(path.join(world.root, "shop", "current", "VERSION"), "utf8"), "2.0\n");
   });
 });
-
-/** A process that exists and is not a zombie (killed, waiting to be reaped). */
-function isRunning(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
