@@ -96,6 +96,11 @@ export async function waitForStatus(server: TestServer, token: string, id: strin
 }
 
 /** Reads a whole server-sent event stream (it must end) into events. */
+/** The lines of a deployment's log, read to its end (the stream closes when the deployment has ended). */
+export async function deploymentLogLines(server: { url: string }, token: string, id: string): Promise<string[]> {
+  return (await readEvents(`${server.url}/api/v1/deployments/${id}/logs`, token)).map((e) => String(e.data?.line ?? ""));
+}
+
 export async function readEvents(url: string, token: string, headers: Record<string, string> = {}): Promise<Array<{ id?: string; event: string; data: any }>> {
   const response = await fetch(url, { headers: { authorization: `Bearer ${token}`, ...headers } });
   assert.equal(response.status, 200);

@@ -20,7 +20,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { deployHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
+import { deployHello, deploymentLogLines, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
 import { startAgentProcess, type AgentProcess as Agent } from "../support/agent-process.js";
 import { bundleWorld } from "../support/bundles.js";
 import { remoteServer } from "../support/cluster.js";
@@ -77,7 +77,7 @@ const siteView = async () => (await server.call("GET", `/api/v1/sites/${siteId}`
 /** The site, the server and the work directory agree on `version`; one apply of it ran to the end. */
 async function assertConsistent(deploymentId: string, version: string, agent: Agent): Promise<any> {
   const done = await waitForStatus(server, operator.token, deploymentId, ["succeeded", "failed", "rolled_back", "cancelled"], 150_000);
-  const logs = async () => (await readEvents(`${server.url}/api/v1/deployments/${deploymentId}/logs`, operator.token)).map((e) => e.data?.line).join("\n");
+  const logs = async () => (await deploymentLogLines(server, operator.token, deploymentId)).join("\n");
   assert.equal(done.status, "succeeded", `${JSON.stringify(done)}\n${await logs()}\nagent:\n${agent.output().slice(-4000)}`);
   assert.equal(localState()?.release?.version, version, "the site's state.json");
   const site = await siteView();
@@ -135,7 +135,7 @@ describe("crashes in the middle of an online-agent deployment", () => {
     gate.open("1.2.0");
     agent = startAgent();
     const done = await assertConsistent(id, "1.2.0", agent);
-    const logs = (await readEvents(`${server.url}/api/v1/deployments/${done.id}/logs`, operator.token)).map((e) => e.data?.line ?? "");
+    const logs = await deploymentLogLines(server, operator.token, done.id);
     assert.ok(logs.some((line) => /"event":"recovery","status":"rolled_back"/.test(line)), `the recovery reached the server:\n${logs.join("\n")}`);
     await assertNotHandedOutAgain(id, agent);
   });
@@ -162,7 +162,7 @@ describe("crashes in the middle of an online-agent deployment", () => {
     await assertConsistent(id, version, agent);
     assert.match(agent.output(), /already applied here \(succeeded\); reporting that result instead of applying again/);
     await assertNotHandedOutAgain(id, agent);
-    return (await readEvents(`${server.url}/api/v1/deployments/${id}/logs`, operator.token)).map((e) => e.data?.line ?? "");
+    return deploymentLogLines(server, operator.token, id);
   }
 
   it("both SIGKILLed after the apply ended but before the server heard: the restarted agent reports it, without a second apply", { timeout: 300_000 }, async () => {

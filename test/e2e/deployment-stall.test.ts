@@ -17,7 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { deployHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
+import { deployHello, deploymentLogLines, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
 import { startAgentProcess, type AgentProcess } from "../support/agent-process.js";
 import { bundleWorld } from "../support/bundles.js";
 import { remoteServer } from "../support/cluster.js";
@@ -89,7 +89,7 @@ function startAgent(): AgentProcess {
 const createDeployment = (version: string) => deployHello(server, operator.token, siteId, version);
 
 const deployment = async (id: string) => (await server.call("GET", `/api/v1/deployments/${id}`, { token: operator.token })).body;
-const logLines = async (id: string) => (await readEvents(`${server.url}/api/v1/deployments/${id}/logs`, operator.token)).map((e) => String(e.data?.line ?? ""));
+const logLines = (id: string) => deploymentLogLines(server, operator.token, id);
 const stalledHooks = (id: string) => hooks.received.filter((hook) => hook.event === "deployment.stalled" && hook.body?.data?.id === id);
 
 describe("stalled agent deployments", () => {

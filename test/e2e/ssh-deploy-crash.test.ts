@@ -19,7 +19,7 @@ import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { createSite, publishHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
+import { createSite, publishHello, deploymentLogLines, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
 import { bundleWorld } from "../support/bundles.js";
 import { freshDatabase, remoteServer, sharedSecrets, type Cleanups } from "../support/cluster.js";
 import { runCleanups } from "../support/cleanups.js";
@@ -101,7 +101,7 @@ const localState = () => {
   const file = path.join(ferryDir, "work", "state.json");
   return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : null;
 };
-const logsOf = async (id: string) => (await readEvents(`${server.url}/api/v1/deployments/${id}/logs`, operator.token)).map((e) => e.data?.line ?? "").join("\n");
+const logsOf = async (id: string) => (await deploymentLogLines(server, operator.token, id)).join("\n");
 const workerOutput = () => workers.map((worker, i) => `--- worker ${i} (pid ${worker.child.pid}):\n${worker.output().slice(-3000)}`).join("\n");
 
 let replacing: Promise<unknown> = Promise.resolve();

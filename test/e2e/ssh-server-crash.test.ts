@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createSite, publishHello, readEvents, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
+import { createSite, publishHello, deploymentLogLines, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
 import { bundleWorld } from "../support/bundles.js";
 import { remoteServer, type Cleanups } from "../support/cluster.js";
 import { runCleanups } from "../support/cleanups.js";
@@ -79,7 +79,7 @@ describe("SIGKILL of a server running its own SSH deployment (embedded worker, P
     cleanups.push(() => ferry.stop());
 
     const done = await waitForStatus(api, admin, id, ["succeeded", "failed", "rolled_back", "cancelled"], 90_000);
-    const logs = (await readEvents(`${api.url}/api/v1/deployments/${id}/logs`, admin)).map((e) => e.data?.line ?? "").join("\n");
+    const logs = (await deploymentLogLines(api, admin, id)).join("\n");
     assert.equal(done.status, "succeeded", `${JSON.stringify(done)}\n${logs}\n${ferry.output().slice(-3000)}`);
     assert.match(logs, /earlier attempt.*report/i);
     const jobRow = (await api.call("GET", `/api/v1/jobs/deployment-${id}`, { token: admin })).body;
