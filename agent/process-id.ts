@@ -21,13 +21,25 @@ function statFields(pid: number): string[] | null {
   }
 }
 
-export function processStartTime(pid: number): string | null {
-  return statFields(pid)?.[19] ?? null;
+export interface ProcessStat {
+  /** The state letter: R, S, D, Z for a zombie not yet reaped, … */
+  state: string;
+  /** Start time in clock ticks since boot. */
+  startTime: string;
 }
 
-/** The process's state letter (R, S, D, Z for a zombie not yet reaped, …), or null when there is none. */
+/** State and start time of a process, or null when there is none (or no /proc). */
+export function processStat(pid: number): ProcessStat | null {
+  const fields = statFields(pid);
+  return fields ? { state: fields[0]!, startTime: fields[19]! } : null;
+}
+
+export function processStartTime(pid: number): string | null {
+  return processStat(pid)?.startTime ?? null;
+}
+
 export function processState(pid: number): string | null {
-  return statFields(pid)?.[0] ?? null;
+  return processStat(pid)?.state ?? null;
 }
 
 export function currentProcess(): ProcessId {

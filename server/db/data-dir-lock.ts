@@ -16,6 +16,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { processStartTime, processStat } from "../../agent/process-id.js";
 
 interface Holder {
   pid: number;
@@ -43,7 +44,7 @@ export class DatabaseInUseError extends Error {
 
 /** Takes the lock or throws DatabaseInUseError; returns the release (idempotent, also run at process exit). */
 export function lockEmbeddedDatabase(directory: string, lockFile: string): () => void {
-  const me: Holder = { pid: process.pid, host: hostname(), started: procStat(process.pid)?.started ?? null, token: randomUUID(), since: new Date().toISOString() };
+  const me: Holder = { pid: process.pid, host: hostname(), started: processStartTime(process.pid), token: randomUUID(), since: new Date().toISOString() };
   // Two rounds: the second follows the removal of a stale lock, which another process
   // starting at the same moment may have replaced with its own in between.
   for (let round = 0; round < 2; round++) {
@@ -131,19 +132,8 @@ function isAlive(holder: Holder): boolean {
     // EPERM: the process exists but belongs to another user.
     if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
   }
-  const stat = procStat(holder.pid);
+  const stat = processStat(holder.pid);
   // A killed process stays a zombie until its parent reaps it: gone all the same.
   if (stat?.state === "Z" || stat?.state === "X") return false;
-  return holder.started === null || !stat || stat.started === holder.started;
-}
-
-/** Fields 3 (state) and 22 (start time) of /proc/<pid>/stat, counted after the command name, which may contain spaces. */
-function procStat(pid: number): { state: string; started: string } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { state: fields[0]!, started: fields[19]! };
-  } catch {
-    return null;
-  }
+  return holder.started === null || !stat || stat.startTime === holder.started;
 }
