@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSyn
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
+import { processStartTime, processState } from "../../agent/process-id.js";
 import { DatabaseInUseError, lockEmbeddedDatabase } from "./data-dir-lock.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "ferry-lock-"));
@@ -75,13 +76,13 @@ test("a release does not remove a lock that another process has taken since", ()
 test("a holder killed but not yet reaped (a zombie) is gone", () => {
   const file = lockFile();
   const child = spawn("sleep", ["30"], { stdio: "ignore" });
-  const started = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19];
+  const started = processStartTime(child.pid!);
   writeFileSync(file, JSON.stringify({ pid: child.pid, host: hostname(), started, token: "killed", since: "now" }));
   assert.throws(() => lockEmbeddedDatabase("/data/db", file), DatabaseInUseError, "alive: refused");
   process.kill(child.pid!, "SIGKILL");
   // Waited for synchronously, so Node cannot reap it in between: a zombie, as a server the
   // test harness just killed can be when its replacement starts.
   const deadline = Date.now() + 5_000;
-  while (!readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z") && Date.now() < deadline);
+  while (processState(child.pid!) !== "Z" && Date.now() < deadline);
   lockEmbeddedDatabase("/data/db", file)();
 });
