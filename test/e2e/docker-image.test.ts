@@ -24,6 +24,7 @@ import { BINARY, bundleWorld } from "../support/bundles.js";
 import { type Cleanups, freshDatabase, freshQueuePrefix, REDIS_URL, remoteServer, s3Env, sharedSecrets } from "../support/cluster.js";
 import { freePort, TEST_ADMIN_PASSWORD } from "../support/process.js";
 import { createBucket, startS3 } from "../support/s3.js";
+import { until } from "../support/until.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const IMAGE = `ferry:test-${randomBytes(4).toString("hex")}`;
@@ -43,16 +44,6 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((error: unknown) => console.error("cleanup:", error));
 });
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 /** Starts a container of the image on the host's network; removed (with its volumes) at clean-up. */
 function runContainer(name: string, env: Record<string, string>, command: string[] = []): string {
   const envArgs = Object.entries(env).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
@@ -69,24 +60,26 @@ function logsOf(id: string): string {
 async function healthy(id: string): Promise<void> {
   // The image's HEALTHCHECK runs every 15 s: the first verdict comes after one interval.
   await until(
-    `container ${id.slice(0, 12)} to be healthy`,
+    `container ${id.slice(0, 12)} healthy`,
     () => {
       const state = docker("inspect", "--format", "{{.State.Status}} {{.State.Health.Status}}", id);
       if (state.startsWith("exited")) throw new Error(`container exited:\n${logsOf(id)}`);
-      return state === "running healthy" ? true : undefined;
+      return state === "running healthy";
     },
     90_000,
+    () => logsOf(id),
   );
 }
 
 async function listening(url: string, id: string): Promise<void> {
   await until(
-    `${url}/readyz`,
+    `${url}/readyz answering`,
     async () => {
       if (docker("inspect", "--format", "{{.State.Status}}", id) === "exited") throw new Error(`container exited:\n${logsOf(id)}`);
-      return (await fetch(`${url}/readyz`).then((response) => response.ok).catch(() => false)) || undefined;
+      return fetch(`${url}/readyz`).then((response) => response.ok).catch(() => false);
     },
     60_000,
+    () => logsOf(id),
   );
 }
 
