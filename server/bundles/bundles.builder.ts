@@ -9,6 +9,7 @@ import { createGzip } from "node:zlib";
 import type { AppContext } from "../context.js";
 import { AppError } from "../errors.js";
 import { pinBlobs } from "../gc/gc.references.js";
+import { ReadBufferPool } from "../storage/read-buffers.js";
 import { bundleFolder, layoutBundle } from "./bundles.layout.js";
 import { sealBundle } from "./bundles.manifest.js";
 import { storeBundle } from "./bundles.output.js";
@@ -43,9 +44,11 @@ export async function buildBundle(ctx: BuilderContext, bundleId: string, options
     await ctx.db.bundle.update({ where: { id: bundleId }, data: { bytesTotal: BigInt(bytesTotal), filesTotal: files.length } });
 
     const progress = throttledProgress(ctx, bundleId);
+    // Blobs are read into a few buffers reused for the whole build (server/storage/read-buffers.ts).
+    const readBuffers = new ReadBufferPool();
     const tarStream = writeTar(folder, files, {
       mtime: new Date(plan.release.sealedAt),
-      openBlob: (sha256, blobSignal) => ctx.blobs.open(sha256, { signal: blobSignal }),
+      openBlob: (sha256, blobSignal) => ctx.blobs.open(sha256, { signal: blobSignal, buffers: readBuffers }),
       signal,
       onProgress: progress.report,
     });

@@ -55,7 +55,9 @@ async function storeInParts(source: Readable, blobs: BlobStore, partSize: number
         }
         const part: { stream: PassThrough; put: Promise<PutResult>; bytes: number } = current;
         const take = Math.min(partSize - part.bytes, chunk.length - offset);
-        const accepted = part.stream.write(chunk.subarray(offset, offset + take));
+        // A whole chunk goes on as itself, so its writer can hand a pooled read buffer back (read-buffers.ts).
+        const piece = offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take);
+        const accepted = part.stream.write(piece);
         part.bytes += take;
         offset += take;
         if (!accepted) await Promise.race([once(part.stream, "drain"), part.put.then(() => Promise.reject(new Error("part store ended early")))]);

@@ -11,7 +11,7 @@ import type { PrismaClient } from "../generated/prisma/client.js";
 import { AppError, badRequest, conflict, notFound, rangeNotSatisfiable } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { DigestMeter, VerifyingStream } from "./digest.js";
-import type { ByteRange, StorageDriver } from "./driver.js";
+import type { ByteRange, ReadOptions, StorageDriver } from "./driver.js";
 
 export interface BlobStoreOptions {
   /**
@@ -109,15 +109,15 @@ export class BlobStore {
    * released. A ranged read (inclusive `end`, below the blob's size) can only be checked for
    * its length. Throws 404 for an unknown blob and 416 for a range outside it.
    */
-  async open(sha256: string, options: { range?: ByteRange; signal?: AbortSignal } = {}): Promise<Readable> {
+  async open(sha256: string, options: ReadOptions = {}): Promise<Readable> {
     const digest = parseDigest(sha256);
     const row = digest ? await this.prisma.blob.findUnique({ where: { sha256: digest }, select: { size: true } }) : null;
     if (!digest || !row) throw notFound("blob", sha256);
     const size = Number(row.size);
-    const { range, signal } = options;
+    const { range } = options;
     if (range && !isRangeWithin(range, size)) throw rangeNotSatisfiable(row.size);
 
-    const source = await this.driver.get(blobKey(digest), { range, signal }).catch((error: unknown) => {
+    const source = await this.driver.get(blobKey(digest), options).catch((error: unknown) => {
       if (error instanceof AppError && error.status === 404) {
         this.log?.error({ sha256: digest, location: this.driver.location }, "blob row exists but its object is missing");
         return Promise.reject(new AppError(500, "blob_missing", `stored blob ${digest} is missing from storage`, { sha256: digest }));

@@ -14,6 +14,7 @@
  * Whatever a crash leaves behind of either is invisible and removed by `sweep()`.
  */
 import type { Readable } from "node:stream";
+import type { ReadBufferPool } from "./read-buffers.js";
 
 /** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {
@@ -23,6 +24,16 @@ export interface ByteRange {
 
 export interface SignalOption {
   signal?: AbortSignal;
+}
+
+export interface ReadOptions extends SignalOption {
+  /** Only this inclusive byte range. */
+  range?: ByteRange;
+  /**
+   * Read into reused buffers (see read-buffers.ts), for long jobs whose chunks end in a
+   * DurableFileWriter. A driver may ignore it.
+   */
+  buffers?: ReadBufferPool;
 }
 
 export interface ObjectStat {
@@ -61,7 +72,7 @@ export interface StorageDriver {
   discard(staged: StagedObject): Promise<void>;
 
   /** Streams an object, or the inclusive `range` of it. Throws `notFound` when missing. */
-  get(key: string, options?: { range?: ByteRange } & SignalOption): Promise<Readable>;
+  get(key: string, options?: ReadOptions): Promise<Readable>;
   stat(key: string, options?: SignalOption): Promise<ObjectStat | null>;
   /** Removes an object; a missing one is not an error. */
   delete(key: string, options?: SignalOption): Promise<void>;

@@ -10,6 +10,7 @@
  */
 import { open, type FileHandle } from "node:fs/promises";
 import { Writable } from "node:stream";
+import { returnReadChunk } from "./read-buffers.js";
 
 export interface DurableFileOptions {
   mode?: number;
@@ -85,6 +86,8 @@ export class DurableFileWriter extends Writable {
       this.unsyncedBytes += bytesWritten;
       pending = remainderAfter(pending, bytesWritten);
     }
+    // Written: nothing reads these chunks again, so pooled read buffers may be reused.
+    for (const buffer of buffers) returnReadChunk(buffer);
     if (this.unsyncedBytes >= this.syncEveryBytes && this.backgroundSync === undefined) {
       this.unsyncedBytes = 0;
       // A failure is kept and fails the next write or the finish: never lost.

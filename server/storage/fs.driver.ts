@@ -7,9 +7,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { access, lstat, mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { access, lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { addAbortSignal, type Readable } from "node:stream";
+import { addAbortSignal, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { notFound, unavailable } from "../errors.js";
 import {
@@ -20,12 +20,14 @@ import {
   type ByteRange,
   type ObjectEntry,
   type ObjectStat,
+  type ReadOptions,
   type SignalOption,
   type StagedObject,
   type StorageDriver,
   type SweepReport,
 } from "./driver.js";
 import { DurableFileWriter } from "./durable-file.js";
+import type { ReadBufferPool } from "./read-buffers.js";
 
 const TMP_DIR = RESERVED_PREFIX.slice(0, -1);
 const STAGED_ID = /^[0-9a-f-]{36}$/;
@@ -93,17 +95,20 @@ export class FsDriver implements StorageDriver {
     await rm(this.stagedPath(staged.id), { force: true });
   }
 
-  async get(key: string, options: { range?: ByteRange } & SignalOption = {}): Promise<Readable> {
+  async get(key: string, options: ReadOptions = {}): Promise<Readable> {
     assertValidKey(key);
-    if (options.range) assertValidRange(options.range);
-    options.signal?.throwIfAborted();
+    const { range, buffers, signal } = options;
+    if (range) assertValidRange(range);
+    signal?.throwIfAborted();
     const handle = await open(this.keyPath(key), "r").catch((error: unknown) => {
       throw isMissing(error) ? notFound("object", key) : error;
     });
     // The stream owns the handle from here on and closes it when it ends or is destroyed.
     // 1 MiB reads: a sixteenth of the syscalls, hash updates and socket writes of the default.
-    const stream = handle.createReadStream({ start: options.range?.start, end: options.range?.end, highWaterMark: READ_CHUNK_BYTES });
-    return options.signal ? addAbortSignal(options.signal, stream) : stream;
+    const stream = buffers
+      ? new PooledFileReader(handle, range?.start ?? 0, range ? range.end + 1 : Infinity, buffers)
+      : handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK_BYTES });
+    return signal ? addAbortSignal(signal, stream) : stream;
   }
 
   async stat(key: string): Promise<ObjectStat | null> {
@@ -223,5 +228,52 @@ async function syncDirectory(directory: string): Promise<void> {
     // EINVAL/EISDIR on filesystems without directory fsync.
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Reads [start, end) of a file into buffers of `pool` (see read-buffers.ts), one read
+ * ahead at most; owns `handle` and closes it when it ends or is destroyed.
+ */
+class PooledFileReader extends Readable {
+  private position: number;
+
+  constructor(
+    private readonly handle: FileHandle,
+    start: number,
+    private readonly end: number,
+    private readonly pool: ReadBufferPool,
+  ) {
+    super({ highWaterMark: pool.bufferBytes });
+    this.position = start;
+  }
+
+  override _read(): void {
+    const want = Math.min(this.pool.bufferBytes, this.end - this.position);
+    if (want <= 0) {
+      this.push(null);
+      return;
+    }
+    const buffer = this.pool.take();
+    this.handle.read(buffer, 0, want, this.position).then(
+      ({ bytesRead }) => {
+        if (bytesRead === 0) {
+          this.pool.giveBack(buffer);
+          this.push(null);
+          return;
+        }
+        this.position += bytesRead;
+        this.push(this.pool.lend(buffer, bytesRead));
+      },
+      (error: Error) => this.destroy(error),
+    );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // close() waits for a read still in flight.
+    this.handle.close().then(
+      () => callback(error),
+      (closeError: Error) => callback(error ?? closeError),
+    );
   }
 }
