@@ -15,7 +15,7 @@ const sourceDirs = [sources, path.join(root, "agent")];
 
 function builtIsCurrent() {
   if (!existsSync(built)) return false;
-  // An image with dist/ holds no sources (only the Prisma client npm ci generates under server/).
+  // An image with dist/ holds no server sources.
   if (!existsSync(path.join(sources, "cli", "main.ts"))) return true;
   const builtAt = statSync(built).mtimeMs;
   for (const dir of sourceDirs) {

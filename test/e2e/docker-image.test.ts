@@ -5,7 +5,8 @@
  *   byte for byte, and `docker stop` ends it cleanly (node is PID 1 there);
  * - in the production shape of docker/compose.yaml: a server container that runs no jobs
  *   and a worker container, on PostgreSQL, Redis and S3; a bundle requested from the
- *   server is built by the worker container and passes GNU tar and `sha256sum -c`.
+ *   server is built by the worker container and passes GNU tar and `sha256sum -c`, and
+ *   `ferry verify-store` run in the server container finds every blob intact.
  * The containers share the host's network, so they reach the same PostgreSQL, Redis and
  * S3 on loopback as the other process tests. Where Docker Hub is out of reach (CI here),
  * the base image is the stand-in from docker/stand-in-base.sh, which .ci/run builds.
@@ -107,6 +108,7 @@ describe("the Docker image", { skip: missing ? `no Docker engine: ${missing}` : 
     for (const devOnly of ["node_modules/vite", "node_modules/s3rver", "node_modules/playwright-core", "node_modules/pino-pretty"]) {
       assert.equal(present(devOnly), false, `${devOnly} is a dev dependency and must not be in the image`);
     }
+    assert.equal(present("node_modules/prisma"), false, "the Prisma CLI (generate only) is left out of the image");
     for (const left of ["server", "test", "docs", ".git"]) assert.equal(present(left), false, `/app/${left} does not belong in the image`);
     assert.ok(present("web/dist/index.html"), "the web console is built in");
     const page = await fetch(`${url}/`);
@@ -169,6 +171,10 @@ describe("the Docker image", { skip: missing ? `no Docker engine: ${missing}` : 
       await db.end();
     }
     assert.equal(docker("inspect", "--format", "{{.State.Status}}", worker), "running");
+    // The operator's store scrub, run inside the server container beside the server.
+    // Asynchronously: the S3 server may run in this very process (without FERRY_TEST_S3_ENDPOINT).
+    const scrub = (await dockerAsync("docker", ["exec", server, "node", "bin/ferry.js", "verify-store"], { encoding: "utf8" })).stdout;
+    assert.match(scrub, /^checked [1-9]\d* blobs \(\d+ bytes verified\): 0 corrupt, 0 missing, 0 unreadable$/m, scrub);
 
     const work = mkdtempSync(path.join(tmpdir(), "ferry-docker-bundle-"));
     cleanups.push(() => rmSync(work, { recursive: true, force: true }));
