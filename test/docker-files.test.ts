@@ -66,39 +66,44 @@ test("the Dockerfile uses npm scripts and paths that exist", () => {
   assert.match(dockerfile, /npm ci --omit=dev/);
 });
 
-/**
- * `docker compose` (v2) validates the file as it is. Where only Debian's `docker-compose`
- * 1.29 exists, it validates against its copy of the Compose Specification schema, which
- * predates the top-level `name` key: that one line is left out of the copy it reads.
- */
-function composeConfig(file: string, envFile: string): { tool: string; status: number | null; output: string } | null {
-  const v2 = spawnSync("docker", ["compose", "version"], { encoding: "utf8" });
-  if (v2.status === 0) {
-    const run = spawnSync("docker", ["compose", "-f", file, "--env-file", envFile, "config"], { encoding: "utf8" });
-    return { tool: "docker compose", status: run.status, output: run.stdout + run.stderr };
-  }
+/** The Compose available here: `docker compose` (v2) where present, else Debian's `docker-compose` 1.29. */
+type ComposeTool = { name: string; command: string[]; v1: boolean };
+
+function findCompose(): ComposeTool | null {
+  const v2 = spawnSync("docker", ["compose", "version", "--short"], { encoding: "utf8" });
+  if (v2.status === 0) return { name: `docker compose ${v2.stdout.trim()}`, command: ["docker", "compose"], v1: false };
   const v1 = spawnSync("docker-compose", ["version", "--short"], { encoding: "utf8" });
-  if (v1.status !== 0) return null;
+  if (v1.status === 0) return { name: `docker-compose ${v1.stdout.trim()}`, command: ["docker-compose"], v1: true };
+  return null;
+}
+
+/**
+ * `docker compose config` on `file`. Compose v2 reads the file as it is. docker-compose 1.29
+ * validates against its copy of the Compose Specification schema, which predates the
+ * top-level `name` key: that one line is left out of the copy it reads.
+ */
+function composeConfig(tool: ComposeTool, file: string, envFile: string): { status: number | null; output: string } {
   const copy = path.join(path.dirname(file), `.compose-v1-${process.pid}.yaml`);
-  writeFileSync(copy, readFileSync(file, "utf8").replace(/^name: .*\n/m, ""));
+  if (tool.v1) writeFileSync(copy, readFileSync(file, "utf8").replace(/^name: .*\n/m, ""));
   try {
-    const run = spawnSync("docker-compose", ["-f", copy, "--env-file", envFile, "config"], { encoding: "utf8" });
-    return { tool: `docker-compose ${v1.stdout.trim()}`, status: run.status, output: run.stdout + run.stderr };
+    const [command, ...args] = tool.command;
+    const run = spawnSync(command!, [...args, "-f", tool.v1 ? copy : file, "--env-file", envFile, "config"], { encoding: "utf8" });
+    return { status: run.status, output: run.stdout + run.stderr };
   } finally {
-    rmSync(copy, { force: true });
+    if (tool.v1) rmSync(copy, { force: true });
   }
 }
 
-const composeMissing = spawnSync("docker", ["compose", "version"]).status !== 0 && spawnSync("docker-compose", ["version"]).status !== 0;
-if (composeMissing && process.env.FERRY_TEST_REQUIRE_ALL === "1") throw new Error("no Docker Compose (docker compose or docker-compose) to validate docker/compose.yaml");
+const compose = findCompose();
+if (!compose && process.env.FERRY_TEST_REQUIRE_ALL === "1") throw new Error("no Docker Compose (docker compose or docker-compose) to validate docker/compose.yaml");
 
-test("Docker Compose accepts compose.yaml with .env.example and fills the variables in", { skip: composeMissing ? "no Docker Compose" : false }, () => {
+test("Docker Compose accepts compose.yaml with .env.example and fills the variables in", { skip: compose ? false : "no Docker Compose" }, () => {
   const work = mkdtempSync(path.join(tmpdir(), "ferry-compose-"));
   try {
     const envFile = path.join(work, ".env");
     writeFileSync(envFile, read("docker/.env.example"));
-    const result = composeConfig(path.join(root, "docker/compose.yaml"), envFile)!;
-    assert.equal(result.status, 0, `${result.tool} config:\n${result.output}`);
+    const result = composeConfig(compose!, path.join(root, "docker/compose.yaml"), envFile);
+    assert.equal(result.status, 0, `${compose!.name} config:\n${result.output}`);
     const resolved = loadYaml(result.output.slice(result.output.indexOf("services:"))) as { services: Record<string, { environment: Record<string, string> }> };
     const ferry = resolved.services.ferry!.environment;
     assert.equal(ferry.DATABASE_URL, "postgresql://ferry:change-me@postgres:5432/ferry");
