@@ -2,7 +2,9 @@
  * Upload and download throughput of one large file through Ferry (a real `ferry server`
  * process on loopback, embedded defaults, curl as the client) against baselines measured
  * in the same run on the same file: nginx (PUT via its DAV module, static GET) when it is
- * installed, and `cat` / `sha256sum` always. Also the server's peak RSS during the upload.
+ * installed, and `cat` / `sha256sum` always. Also the server's peak RSS during each transfer,
+ * and its RSS once it has sat idle after them (what glibc's malloc keeps unless trimmed:
+ * compare FERRY_MALLOC_TRIM_MS=0).
  *
  *   npm run bench -- upload            (BENCH_BYTES=1073741824 by default)
  */
@@ -14,6 +16,8 @@ import { startFerryProcess, freePort } from "../test/support/process.js";
 import { currentRssMiB, have, mb, printTable, sampleRss, settleDisk, timed } from "./lib.js";
 
 const bytes = Number(process.env.BENCH_BYTES ?? 1024 ** 3);
+/** Two of the trimmer's default 5 s ticks, and a second for the frees V8 makes off-thread. */
+const idleWaitMs = Number(process.env.BENCH_IDLE_WAIT_MS ?? 11_000);
 
 async function startNginx(root: string): Promise<{ url: string; stop(): void } | null> {
   if (!have("nginx")) return null;
@@ -91,6 +95,8 @@ try {
     const downSampler = sampleRss(pid);
     const down = await timed("curl", ["-sSf", "-o", "/dev/null", "-H", `authorization: Bearer ${token}`, url]);
     const downPeak = downSampler.stop();
+    await new Promise((resolve) => setTimeout(resolve, idleWaitMs));
+    const idleAfter = currentRssMiB(pid);
     rows.push({ what: "ferry PUT (curl -T, checksum verified)", "MB/s": rate(up), "peak RSS MiB": upPeak.toFixed(0) });
     rows.push({ what: "ferry GET (hash verified while streaming)", "MB/s": rate(down), "peak RSS MiB": downPeak.toFixed(0) });
     console.log(`\nfile: ${mb(bytes).toFixed(0)} MiB; ferry idle RSS ${idle.toFixed(0)} MiB`);
@@ -101,6 +107,7 @@ try {
     }
     console.log(`ratio upload ferry/sha256sum: ${(hashSeconds / up).toFixed(2)}`);
     console.log(`peak server RSS during transfer: ${Math.max(upPeak, downPeak).toFixed(0)} MiB (target < 200)`);
+    console.log(`server RSS ${(idleWaitMs / 1000).toFixed(0)} s after the transfers: ${idleAfter.toFixed(0)} MiB (idle before: ${idle.toFixed(0)} MiB)`);
   } finally {
     await ferry.stop();
   }

@@ -66,6 +66,12 @@ const EnvSchema = z
      * Longer than the long poll, which is idle by design.
      */
     FERRY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(300_000),
+    /**
+     * How often a process looks at its resident memory and, once it has grown by 16 MiB,
+     * gives the memory glibc's malloc kept after large transfers back to the system
+     * (`server/util/malloc-trim.ts`). 0 turns it off.
+     */
+    FERRY_MALLOC_TRIM_MS: z.coerce.number().int().min(0).default(5_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {

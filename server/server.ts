@@ -28,6 +28,7 @@ import { registerJobHandlers } from "./jobs/handlers.js";
 import { createBundlesService } from "./bundles/bundles.service.js";
 import { DeploymentsService } from "./deployments/deployments.service.js";
 import { AgentApiService } from "./agent-api/agent-api.service.js";
+import { startMallocTrimmer } from "./util/malloc-trim.js";
 
 export interface RunningServer {
   url: string;
@@ -99,6 +100,7 @@ export async function startServer(config: Config, options: { logger?: Logger; an
   ctx.deployments.watchdog.start();
   registerJobHandlers(ctx);
   if (config.FERRY_EMBEDDED_WORKER) await ctx.jobs.startWorking();
+  const trimmer = config.FERRY_MALLOC_TRIM_MS > 0 ? startMallocTrimmer({ intervalMs: config.FERRY_MALLOC_TRIM_MS, logger: ctx.logger }) : undefined;
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
@@ -108,6 +110,7 @@ export async function startServer(config: Config, options: { logger?: Logger; an
     server,
     close: () =>
       (closing ??= (async () => {
+        trimmer?.stop();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await ctx.jobs.stop();

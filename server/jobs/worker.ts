@@ -13,6 +13,7 @@ import { healthRoutes } from "../http/health.js";
 import { createLogger, type Logger } from "../logger.js";
 import { createContext } from "../server.js";
 import { registerJobHandlers } from "./handlers.js";
+import { startMallocTrimmer } from "../util/malloc-trim.js";
 
 export interface RunningWorker {
   ctx: AppContext;
@@ -33,6 +34,7 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   await ctx.jobs.startWorking();
+  const trimmer = config.FERRY_MALLOC_TRIM_MS > 0 ? startMallocTrimmer({ intervalMs: config.FERRY_MALLOC_TRIM_MS, logger }) : undefined;
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST;
   logger.info({ port, transport: config.REDIS_URL ? "bullmq" : "in-process" }, "ferry worker started");
@@ -42,6 +44,7 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
     url: `http://${host}:${port}`,
     close: () =>
       (closing ??= (async () => {
+        trimmer?.stop();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await ctx.jobs.stop();

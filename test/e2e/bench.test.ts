@@ -91,12 +91,13 @@ function assertClean(name: string, run: Run): void {
 
 describe("benchmarks on small sizes", { concurrency: 1 }, () => {
   test("upload: 8 MiB through ferry against sha256sum, cat (and nginx when installed)", async () => {
-    const run = await runBench("upload", { BENCH_BYTES: String(8 * 1024 * 1024) });
+    const run = await runBench("upload", { BENCH_BYTES: String(8 * 1024 * 1024), BENCH_IDLE_WAIT_MS: "1000" });
     assertClean("upload", run);
     assertNumeric(tables(run.output), ["MB/s", "peak RSS MiB"], run.output);
     assert.ok(numberAfter(run.output, "ratio upload ferry/sha256sum:") > 0);
     assert.ok(numberAfter(run.output, "peak server RSS during transfer:") > 0);
     assert.match(run.output, /peak server RSS during transfer: \d+ MiB \(target < 200\)/);
+    assert.match(run.output, /server RSS 1 s after the transfers: \d+ MiB \(idle before: \d+ MiB\)/);
     if (!run.output.includes("nginx not installed")) {
       assert.match(run.output, new RegExp(`ratio upload ferry/nginx: ${NUMBER} \\(target >= 0\\.6\\)`));
       assert.match(run.output, new RegExp(`ratio download ferry/nginx: ${NUMBER} \\(target >= 0\\.5\\)`));

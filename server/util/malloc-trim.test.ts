@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { pino } from "pino";
+import { glibcMallocTrim, startMallocTrimmer } from "./malloc-trim.js";
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+const MiB = 1024 * 1024;
+const glibc = glibcMallocTrim() !== null;
+const skip = glibc ? false : "the C library is not glibc";
+
+/**
+ * Leaves malloc's heap as a large transfer does: many 64 KiB buffers freed, with small
+ * allocations made in between still alive, so free() cannot shrink the heap from the top.
+ */
+function fragmentHeap(megabytes: number): Buffer[] {
+  const transfer: Buffer[] = [];
+  const survivors: Buffer[] = [];
+  for (let i = 0; i < megabytes * 16; i += 1) {
+    transfer.push(Buffer.allocUnsafeSlow(64 * 1024).fill(i));
+    survivors.push(Buffer.allocUnsafeSlow(256).fill(i));
+  }
+  transfer.length = 0;
+  gc();
+  return survivors;
+}
+
+test("on glibc, Ferry can bind malloc_trim", { skip: process.platform === "linux" ? false : "not Linux" }, () => {
+  assert.ok(glibc, "this Linux machine runs glibc: koffi must bind malloc_trim");
+});
+
+test("a trim gives the freed middle of malloc's heap back to the system", { skip }, async () => {
+  const survivors = fragmentHeap(96);
+  const grown = process.memoryUsage.rss();
+  const trimmer = startMallocTrimmer({ intervalMs: 60_000 })!;
+  try {
+    // V8 frees dead buffers' memory on a background thread after gc() returns: trim until
+    // those frees have landed, or give up.
+    let after = trimmer.trimNow().after;
+    for (const deadline = Date.now() + 5_000; after > grown - 48 * MiB && Date.now() < deadline; ) {
+      await delay(20);
+      after = trimmer.trimNow().after;
+    }
+    assert.ok(after <= grown - 48 * MiB, `RSS ${(grown / MiB).toFixed(0)} → ${(after / MiB).toFixed(0)} MiB`);
+  } finally {
+    trimmer.stop();
+  }
+  assert.equal(survivors.length, 96 * 16, "the live allocations stay intact");
+  assert.ok(survivors.every((buffer, i) => buffer[255] === (i & 0xff)));
+});
+
+test("the trimmer trims on its own once memory grew, and not while it stays flat", { skip }, async () => {
+  const trims: string[] = [];
+  const logger = pino({ level: "debug" }, { write: (line: string) => void trims.push(line) });
+  const trimmer = startMallocTrimmer({ intervalMs: 20, growthBytes: 16 * MiB, logger })!;
+  try {
+    const settled = process.memoryUsage.rss();
+    await delay(200);
+    assert.equal(trims.length, 0, "no trim while memory is flat");
+    const survivors = fragmentHeap(96);
+    const grown = process.memoryUsage.rss();
+    const target = settled + 24 * MiB;
+    const deadline = Date.now() + 5_000;
+    while (process.memoryUsage.rss() > target && Date.now() < deadline) await delay(20);
+    const rss = process.memoryUsage.rss();
+    assert.ok(rss <= target, `RSS ${(settled / MiB).toFixed(0)} → ${(grown / MiB).toFixed(0)} → ${(rss / MiB).toFixed(0)} MiB`);
+    assert.ok(trims.length >= 1 && trims.every((line) => line.includes("gave freed malloc memory back")), trims.join(""));
+    assert.equal(survivors.length, 96 * 16);
+  } finally {
+    trimmer.stop();
+  }
+});

@@ -1,0 +1,98 @@
+/**
+ * Gives back to the system the memory glibc's malloc keeps after large transfers.
+ *
+ * Node reads sockets and files into 64 KiB buffers from malloc. After a 1 GiB upload the
+ * main heap holds tens of MiB of freed chunks between allocations that are still alive, and
+ * free() only ever returns the top of the heap: an embedded server measured 172–198 MiB
+ * fresh and stayed at 233–249 MiB for good after one upload (docs/BENCHMARKS.md).
+ * `malloc_trim(0)` also releases the free pages in the middle of the heap. It is a libc
+ * call with no Node binding, so it goes through koffi (an FFI library that ships prebuilt
+ * binaries, no install script).
+ *
+ * Only where the C library is glibc; elsewhere (musl, macOS) nothing is started.
+ */
+import { createRequire } from "node:module";
+import type { Logger } from "../logger.js";
+
+export interface MallocTrimmerOptions {
+  /** How often resident memory is looked at. */
+  intervalMs: number;
+  /** Trim while resident memory stands this much above the lowest level seen. */
+  growthBytes?: number;
+  logger?: Logger;
+}
+
+export interface MallocTrimmer {
+  /** Trims now; resident bytes before and after. */
+  trimNow(): { before: number; after: number };
+  stop(): void;
+}
+
+const DEFAULT_GROWTH_BYTES = 16 * 1024 * 1024;
+/** A trim that gives back less than this found nothing worth the walk. */
+const FRUITLESS_BYTES = 1024 * 1024;
+const MAX_BACKOFF_TICKS = 12;
+
+let mallocTrim: ((pad: number) => number) | null | undefined;
+
+/** glibc's `malloc_trim`, or null where the C library is not glibc or it cannot be bound. */
+export function glibcMallocTrim(): ((pad: number) => number) | null {
+  if (mallocTrim !== undefined) return mallocTrim;
+  mallocTrim = null;
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  if (process.platform !== "linux" || !header?.glibcVersionRuntime) return mallocTrim;
+  try {
+    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
+    mallocTrim = koffi.load("libc.so.6").func("int malloc_trim(size_t)") as (pad: number) => number;
+  } catch {
+    // No binding for this platform: memory is simply not trimmed.
+  }
+  return mallocTrim;
+}
+
+/**
+ * Looks at resident memory every `intervalMs` and trims malloc's heap while it stands
+ * `growthBytes` above the lowest level seen. The bar is never raised: frees often land after
+ * the first look (a transfer still running, V8 releasing buffers on a background thread), so
+ * a trim that gave back nothing only makes the trimmer wait longer before the next one, up
+ * to `MAX_BACKOFF_TICKS` intervals, which bounds what a process whose live memory really
+ * grew pays (a walk of malloc's free lists, about a millisecond). A process whose memory
+ * does not grow is never trimmed. The timer never keeps the process alive. Returns
+ * undefined where there is nothing to trim with (not glibc).
+ */
+export function startMallocTrimmer(options: MallocTrimmerOptions): MallocTrimmer | undefined {
+  const trim = glibcMallocTrim();
+  if (!trim) {
+    options.logger?.debug("malloc trimming unavailable (the C library is not glibc)");
+    return undefined;
+  }
+  const growth = options.growthBytes ?? DEFAULT_GROWTH_BYTES;
+  let floor = process.memoryUsage.rss();
+  let fruitless = 0;
+  let ticksToSkip = 0;
+  const trimNow = () => {
+    const before = process.memoryUsage.rss();
+    trim(0);
+    return { before, after: process.memoryUsage.rss() };
+  };
+  const timer = setInterval(() => {
+    const rss = process.memoryUsage.rss();
+    floor = Math.min(floor, rss);
+    if (rss < floor + growth) return;
+    if (ticksToSkip > 0) {
+      ticksToSkip -= 1;
+      return;
+    }
+    const { before, after } = trimNow();
+    floor = Math.min(floor, after);
+    if (before - after < FRUITLESS_BYTES) {
+      fruitless += 1;
+      ticksToSkip = Math.min(2 ** fruitless, MAX_BACKOFF_TICKS);
+      return;
+    }
+    fruitless = 0;
+    options.logger?.debug({ rssBefore: before, rssAfter: after }, "gave freed malloc memory back to the system");
+  }, options.intervalMs);
+  timer.unref();
+  return { trimNow, stop: () => clearInterval(timer) };
+}
