@@ -6,8 +6,9 @@
  * free() only ever returns the top of the heap: an embedded server measured 172–198 MiB
  * fresh and stayed at 233–249 MiB for good after one upload (docs/BENCHMARKS.md).
  * `malloc_trim(0)` also releases the free pages in the middle of the heap. It is a libc
- * call with no Node binding, so it goes through koffi (an FFI library that ships prebuilt
- * binaries, no install script).
+ * call with no Node binding, so it goes through koffi (an FFI library whose prebuilt
+ * binaries come as per-platform npm packages: it loads with install scripts skipped, as the
+ * image's `npm ci --ignore-scripts` does).
  *
  * Only where the C library is glibc; elsewhere (musl, macOS) nothing is started.
  */
