@@ -4,7 +4,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { pino } from "pino";
-import { glibcMallocTrim, startMallocTrimmer } from "./malloc-trim.js";
+import { glibcMallocTrim, startMallocTrimmer, TrimSchedule } from "./malloc-trim.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -73,4 +73,33 @@ test("the trimmer trims on its own once memory grew, and not while it stays flat
   } finally {
     trimmer.stop();
   }
+});
+
+test("the schedule trims only above floor + growth, never raises the floor, and backs off after fruitless trims", () => {
+  const schedule = new TrimSchedule(16 * MiB, 200 * MiB);
+  assert.equal(schedule.due(210 * MiB), false, "10 MiB over the floor: not yet");
+  assert.equal(schedule.due(190 * MiB), false, "lower: the floor follows it down");
+  assert.equal(schedule.due(205 * MiB), false, "15 MiB over the new floor (190)");
+  assert.equal(schedule.due(206 * MiB), true, "16 MiB over the floor");
+
+  // Fruitless trims (frees not landed yet) wait 2, 4, 8, then 12 ticks, 12 at most.
+  const ticksUntilDue = () => {
+    let skipped = 0;
+    while (!schedule.due(250 * MiB) && skipped < 100) skipped += 1;
+    return skipped;
+  };
+  const waits: number[] = [];
+  for (let i = 0; i < 5; i += 1) {
+    assert.equal(schedule.trimmed(250 * MiB, 249.5 * MiB), false);
+    waits.push(ticksUntilDue());
+  }
+  assert.deepEqual(waits, [2, 4, 8, 12, 12]);
+
+  // A fruitful trim resets the back-off, and a level it reached below the floor lowers it.
+  assert.equal(schedule.trimmed(250 * MiB, 180 * MiB), true);
+  assert.equal(schedule.due(196 * MiB), true, "16 MiB over the floor the trim reached (180)");
+  assert.equal(schedule.trimmed(196 * MiB, 195.5 * MiB), false);
+  assert.equal(ticksUntilDue(), 2, "back to the first back-off step");
+  // Memory that settles back under the bar is left alone, however many ticks pass.
+  for (let i = 0; i < 100; i += 1) assert.equal(schedule.due(195 * MiB), false);
 });

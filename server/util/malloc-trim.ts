@@ -52,14 +52,54 @@ export function glibcMallocTrim(): ((pad: number) => number) | null {
 }
 
 /**
- * Looks at resident memory every `intervalMs` and trims malloc's heap while it stands
- * `growthBytes` above the lowest level seen. The bar is never raised: frees often land after
- * the first look (a transfer still running, V8 releasing buffers on a background thread), so
- * a trim that gave back nothing only makes the trimmer wait longer before the next one, up
- * to `MAX_BACKOFF_TICKS` intervals, which bounds what a process whose live memory really
- * grew pays (a walk of malloc's free lists, about a millisecond). A process whose memory
- * does not grow is never trimmed. The timer never keeps the process alive. Returns
- * undefined where there is nothing to trim with (not glibc).
+ * When to trim, given resident memory at each tick: while it stands `growthBytes` above the
+ * lowest level seen. The bar is never raised: frees often land after the first look (a
+ * transfer still running, V8 releasing buffers on a background thread), so a trim that gave
+ * back nothing only makes the schedule wait longer before the next one (2, 4, 8, then
+ * `MAX_BACKOFF_TICKS` ticks), which bounds what a process whose live memory really grew
+ * pays (a walk of malloc's free lists, about a millisecond). Memory that does not grow is
+ * never trimmed. Pure bookkeeping, so the policy is testable without a heap to fragment.
+ */
+export class TrimSchedule {
+  private floor: number;
+  private fruitless = 0;
+  private ticksToSkip = 0;
+
+  constructor(
+    private readonly growthBytes: number,
+    initialRss: number,
+  ) {
+    this.floor = initialRss;
+  }
+
+  /** Whether this tick should trim, resident memory being `rss`. */
+  due(rss: number): boolean {
+    this.floor = Math.min(this.floor, rss);
+    if (rss < this.floor + this.growthBytes) return false;
+    if (this.ticksToSkip > 0) {
+      this.ticksToSkip -= 1;
+      return false;
+    }
+    return true;
+  }
+
+  /** Records a trim's outcome; true when it gave back enough to be worth the walk. */
+  trimmed(before: number, after: number): boolean {
+    this.floor = Math.min(this.floor, after);
+    if (before - after < FRUITLESS_BYTES) {
+      this.fruitless += 1;
+      this.ticksToSkip = Math.min(2 ** this.fruitless, MAX_BACKOFF_TICKS);
+      return false;
+    }
+    this.fruitless = 0;
+    return true;
+  }
+}
+
+/**
+ * Looks at resident memory every `intervalMs` and trims malloc's heap when the
+ * `TrimSchedule` says so. The timer never keeps the process alive. Returns undefined where
+ * there is nothing to trim with (not glibc).
  */
 export function startMallocTrimmer(options: MallocTrimmerOptions): MallocTrimmer | undefined {
   const trim = glibcMallocTrim();
@@ -67,32 +107,18 @@ export function startMallocTrimmer(options: MallocTrimmerOptions): MallocTrimmer
     options.logger?.debug("malloc trimming unavailable (the C library is not glibc)");
     return undefined;
   }
-  const growth = options.growthBytes ?? DEFAULT_GROWTH_BYTES;
-  let floor = process.memoryUsage.rss();
-  let fruitless = 0;
-  let ticksToSkip = 0;
+  const schedule = new TrimSchedule(options.growthBytes ?? DEFAULT_GROWTH_BYTES, process.memoryUsage.rss());
   const trimNow = () => {
     const before = process.memoryUsage.rss();
     trim(0);
     return { before, after: process.memoryUsage.rss() };
   };
   const timer = setInterval(() => {
-    const rss = process.memoryUsage.rss();
-    floor = Math.min(floor, rss);
-    if (rss < floor + growth) return;
-    if (ticksToSkip > 0) {
-      ticksToSkip -= 1;
-      return;
-    }
+    if (!schedule.due(process.memoryUsage.rss())) return;
     const { before, after } = trimNow();
-    floor = Math.min(floor, after);
-    if (before - after < FRUITLESS_BYTES) {
-      fruitless += 1;
-      ticksToSkip = Math.min(2 ** fruitless, MAX_BACKOFF_TICKS);
-      return;
+    if (schedule.trimmed(before, after)) {
+      options.logger?.debug({ rssBefore: before, rssAfter: after }, "gave freed malloc memory back to the system");
     }
-    fruitless = 0;
-    options.logger?.debug({ rssBefore: before, rssAfter: after }, "gave freed malloc memory back to the system");
   }, options.intervalMs);
   timer.unref();
   return { trimNow, stop: () => clearInterval(timer) };
