@@ -7,11 +7,13 @@
  * site-token lookup, recording the check-in and looking for work. The same client first
  * drives a bare node:http server (the baseline). Besides throughput and latency it reports
  * the CPU time the server process and PostgreSQL's backends spent per heartbeat, which
- * varies far less than throughput on a shared machine.
+ * varies far less than throughput on a shared machine, and the server's peak RSS under the
+ * load. The server runs as `npm start` and the image run it: the compiled dist/ferry.js with
+ * the same Node.js flags.
  *
  * Env: BENCH_SITES (10000), BENCH_SECONDS (20), BENCH_CONCURRENCY (64),
  * FERRY_TEST_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/test), BENCH_SERVER_NODE_ARGS
- * (extra Node.js flags for the server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * (Node.js flags added after the usual ones, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -22,7 +24,8 @@ import { Agent, request } from "node:http";
 import pg from "pg";
 import { hashOpaqueToken, newOpaqueToken, SITE_TOKEN_PREFIX } from "../server/auth/opaque-token.js";
 import { createScratchDatabase, TEST_DATABASE_URL } from "../test/support/postgres.js";
-import { printTable, processCpuMs } from "./lib.js";
+import { builtFerryCli, SERVER_NODE_FLAGS } from "../test/support/process.js";
+import { currentRssMiB, printTable, processCpuMs, sampleRss } from "./lib.js";
 
 const SITES = Number(process.env.BENCH_SITES ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -32,7 +35,7 @@ const root = path.resolve(import.meta.dirname, "..");
 async function startFerry(databaseUrl: string, dataDir: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(root, "server/cli/main.ts"), "server"], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeArgs, await builtFerryCli(), "server"], {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: databaseUrl, FERRY_DATA_DIR: dataDir, FERRY_ADMIN_PASSWORD: "bench-password", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn", FERRY_CATALOG_DIR: path.join(root, "catalog") },
     stdio: ["ignore", "pipe", "inherit"],
@@ -227,10 +230,14 @@ async function main(): Promise<void> {
     const tokens = await registerSites(database.url);
     const baselineServer = await startBaseline();
     const baseline = await drive(baselineServer.port, baselineServer.pid, tokens, null).finally(() => baselineServer.stop());
+    const idle = currentRssMiB(ferry.pid);
+    const rss = sampleRss(ferry.pid);
     const run = await drive(ferry.port, ferry.pid, tokens, database.name);
+    const peak = rss.stop();
     printTable([row("Ferry heartbeat (PostgreSQL)", run), row("baseline: bare node:http, parse body, 204", baseline)]);
     console.log(`heartbeats/s: ${(run.heartbeats / SECONDS).toFixed(0)} (target >= 2000)`);
     console.log(`ratio ferry/baseline heartbeats/s: ${(run.heartbeats / baseline.heartbeats).toFixed(2)}`);
+    console.log(`peak server RSS during the heartbeats: ${peak.toFixed(0)} MiB (target < 200; idle ${idle.toFixed(0)} MiB)`);
     if (!run.statuses.has(204) || run.statuses.size !== 1) process.exitCode = 1;
   } finally {
     await ferry?.stop();

@@ -131,6 +131,8 @@ describe("benchmarks on small sizes", { concurrency: 1 }, () => {
     assert.equal(rows[0]!.sites, "200");
     assert.ok(Number(rows[0]!["heartbeats/s"]) > 0);
     assert.match(rows[0]!.statuses!, /^204×\d+$/, "every heartbeat answered 204");
+    assert.match(run.output, /peak server RSS during the heartbeats: \d+ MiB \(target < 200; idle \d+ MiB\)/);
+    assert.ok(numberAfter(run.output, "peak server RSS during the heartbeats:") > 0);
   });
 
   test("list: 2,000 artifacts on PostgreSQL, each list against its SQL baseline", async () => {
