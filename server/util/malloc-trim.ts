@@ -36,17 +36,19 @@ const MAX_BACKOFF_TICKS = 12;
 
 let mallocTrim: ((pad: number) => number) | null | undefined;
 
-/** glibc's `malloc_trim`, or null where the C library is not glibc or it cannot be bound. */
+/**
+ * glibc's `malloc_trim`, or null where it cannot be bound: binding is the test, since only
+ * glibc has both `libc.so.6` and `malloc_trim` (musl has neither, macOS no `libc.so.6`).
+ */
 export function glibcMallocTrim(): ((pad: number) => number) | null {
   if (mallocTrim !== undefined) return mallocTrim;
   mallocTrim = null;
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  if (process.platform !== "linux" || !header?.glibcVersionRuntime) return mallocTrim;
+  if (process.platform !== "linux") return mallocTrim;
   try {
     const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
     mallocTrim = koffi.load("libc.so.6").func("int malloc_trim(size_t)") as (pad: number) => number;
   } catch {
-    // No binding for this platform: memory is simply not trimmed.
+    // Not glibc, or no koffi binary for this platform: memory is simply not trimmed.
   }
   return mallocTrim;
 }
