@@ -100,7 +100,7 @@ export async function startServer(config: Config, options: { logger?: Logger; an
   ctx.deployments.watchdog.start();
   registerJobHandlers(ctx);
   if (config.FERRY_EMBEDDED_WORKER) await ctx.jobs.startWorking();
-  const trimmer = config.FERRY_MALLOC_TRIM_MS > 0 ? startMallocTrimmer({ intervalMs: config.FERRY_MALLOC_TRIM_MS, logger: ctx.logger }) : undefined;
+  const trimmer = startMallocTrimmer({ intervalMs: config.FERRY_MALLOC_TRIM_MS, logger: ctx.logger });
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,

@@ -34,7 +34,7 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   await ctx.jobs.startWorking();
-  const trimmer = config.FERRY_MALLOC_TRIM_MS > 0 ? startMallocTrimmer({ intervalMs: config.FERRY_MALLOC_TRIM_MS, logger }) : undefined;
+  const trimmer = startMallocTrimmer({ intervalMs: config.FERRY_MALLOC_TRIM_MS, logger });
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "127.0.0.1" : config.HOST;
   logger.info({ port, transport: config.REDIS_URL ? "bullmq" : "in-process" }, "ferry worker started");

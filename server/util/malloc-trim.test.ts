@@ -33,6 +33,10 @@ test("on glibc, Ferry can bind malloc_trim", { skip: process.platform === "linux
   assert.ok(glibc, "this Linux machine runs glibc: koffi must bind malloc_trim");
 });
 
+test("an interval of 0 (FERRY_MALLOC_TRIM_MS=0) starts no trimmer", () => {
+  assert.equal(startMallocTrimmer({ intervalMs: 0 }), undefined);
+});
+
 test("a trim gives the freed middle of malloc's heap back to the system", { skip }, async () => {
   const survivors = fragmentHeap(96);
   const grown = process.memoryUsage.rss();

@@ -16,7 +16,7 @@ import { createRequire } from "node:module";
 import type { Logger } from "../logger.js";
 
 export interface MallocTrimmerOptions {
-  /** How often resident memory is looked at. */
+  /** How often resident memory is looked at; 0 turns trimming off (FERRY_MALLOC_TRIM_MS). */
   intervalMs: number;
   /** Trim while resident memory stands this much above the lowest level seen. */
   growthBytes?: number;
@@ -100,10 +100,11 @@ export class TrimSchedule {
 
 /**
  * Looks at resident memory every `intervalMs` and trims malloc's heap when the
- * `TrimSchedule` says so. The timer never keeps the process alive. Returns undefined where
- * there is nothing to trim with (not glibc).
+ * `TrimSchedule` says so. The timer never keeps the process alive. Returns undefined when
+ * turned off or where there is nothing to trim with (not glibc).
  */
 export function startMallocTrimmer(options: MallocTrimmerOptions): MallocTrimmer | undefined {
+  if (options.intervalMs <= 0) return undefined;
   const trim = glibcMallocTrim();
   if (!trim) {
     options.logger?.debug("malloc trimming unavailable (the C library is not glibc)");
