@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { load as loadYaml } from "js-yaml";
+import { SERVER_NODE_FLAGS } from "./support/process.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const read = (file: string) => readFileSync(path.join(root, file), "utf8");
@@ -64,6 +65,14 @@ test("the Dockerfile uses npm scripts and paths that exist", () => {
   }
   assert.match(dockerfile, /^USER node$/m);
   assert.match(dockerfile, /npm ci --omit=dev/);
+});
+
+test("npm start, the image's entrypoint and the tests' server processes run node with the same flags", () => {
+  const start = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts.start!;
+  assert.equal(start, ["node", ...SERVER_NODE_FLAGS, "dist/ferry.js", "server"].join(" "));
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(read("docker/Dockerfile"));
+  assert.ok(entrypoint, "the Dockerfile has an exec-form ENTRYPOINT");
+  assert.deepEqual(JSON.parse(entrypoint[1]!), ["node", ...SERVER_NODE_FLAGS, "dist/ferry.js"]);
 });
 
 /** The Compose available here: `docker compose` (v2) where present, else Debian's `docker-compose` 1.29. */
