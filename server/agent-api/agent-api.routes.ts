@@ -40,6 +40,7 @@ export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config
       targetType: "site",
       skippable: "a heartbeat with no work is telemetry (version, inventory, last seen); only one that hands out a deployment is audited",
     },
+    outsideTransaction: "a long poll: it waits up to FERRY_AGENT_LONG_POLL_MS for work, and a transaction held that long would hold a connection (on PGlite, the whole database)",
     responses: { 200: "{action:{type:'deploy', deploymentId, bundle:{id, sha256, size, url}, vars, keepaliveMs}}", 204: "nothing to do" },
     handler: async ({ body, query, actor, req }) => {
       const siteId = siteOf(actor);
@@ -108,14 +109,16 @@ export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config
     body: "stream",
     audit: { action: "site.import_report", targetType: "site" },
     responses: { 409: "report_site_mismatch, unknown_bundle, report_mismatch" },
-    handler: async ({ params, actor, req }) => {
+    handler: async ({ params, actor, req, commit }) => {
       const parsed = ApplyReport.safeParse(await readReportBody(req));
       if (!parsed.success) {
         const issues = parsed.error.issues.map((i) => ({ path: ["body", ...i.path.map(String)].join("."), message: i.message }));
         throw validationFailed(`not a ferry-agent report: ${issues.slice(0, 5).map((i) => `${i.path} ${i.message}`).join("; ")}`, { issues });
       }
-      const result = await importReport(ctx, params.id, parsed.data, actorName(actor));
-      return { status: result.duplicate ? 200 : 201, body: result, audit: { details: { applyId: parsed.data.applyId, result: result.result, bundle: result.bundle } } };
+      return commit(async () => {
+        const result = await importReport(ctx, params.id, parsed.data, actorName(actor));
+        return { status: result.duplicate ? 200 : 201, body: result, audit: { details: { applyId: parsed.data.applyId, result: result.result, bundle: result.bundle } } };
+      });
     },
   });
 

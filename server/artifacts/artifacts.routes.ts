@@ -66,7 +66,7 @@ export function artifactRoutes(routes: RouteTable, ctx: AppContext): Router {
     body: "stream",
     audit: { action: "artifact.upload", targetType: "artifact" },
     responses: { 200: "Same content already there", 201: "Created", 400: "checksum_mismatch", 404: "X-Checksum-Deploy: blob unknown", 409: "immutable" },
-    handler: async ({ params, actor, req }) => {
+    handler: async ({ params, actor, req, commit }) => {
       const headers = uploadHeaders(req);
       const declaredLength = Number(req.headers["content-length"] ?? NaN);
       if (declaredLength > ctx.config.FERRY_MAX_UPLOAD_BYTES) throw payloadTooLarge(`uploads are limited to ${ctx.config.FERRY_MAX_UPLOAD_BYTES} bytes`);
@@ -79,23 +79,26 @@ export function artifactRoutes(routes: RouteTable, ctx: AppContext): Router {
         declaredBytes: Number.isSafeInteger(declaredLength) ? declaredLength : undefined,
         sql: { database: headers["x-sql-database"], dialect: headers["x-sql-dialect"], type: headers["x-sql-type"], orderVersion: headers["x-sql-order"] },
       };
-      let result;
+      let staged;
       if (headers["x-checksum-deploy"] === "true") {
         if (!request.expectedSha256) throw badRequest("checksum_required", "X-Checksum-Deploy needs X-Checksum-Sha256");
         req.resume();
-        result = await service.deployByChecksum({ ...request, expectedSha256: request.expectedSha256 });
+        staged = await service.stageByChecksum({ ...request, expectedSha256: request.expectedSha256 });
       } else {
         const controller = new AbortController();
         req.on("aborted", () => controller.abort());
-        result = await service.upload(request, req, controller.signal);
+        staged = await service.stage(request, req, controller.signal);
       }
-      const artifact = presentArtifact(result.artifact);
-      return {
-        status: result.created ? 201 : 200,
-        body: artifact,
-        headers: { Location: artifact.path, ETag: `"${artifact.sha256}"` },
-        audit: { target: `${params.component}/${params.version}/${params.filename}`, details: { sha256: artifact.sha256, size: artifact.size, created: result.created } },
-      };
+      return commit(async () => {
+        const result = await service.record(staged);
+        const artifact = presentArtifact(result.artifact);
+        return {
+          status: result.created ? 201 : 200,
+          body: artifact,
+          headers: { Location: artifact.path, ETag: `"${artifact.sha256}"` },
+          audit: { target: `${params.component}/${params.version}/${params.filename}`, details: { sha256: artifact.sha256, size: artifact.size, created: result.created } },
+        };
+      });
     },
   });
 
@@ -108,7 +111,7 @@ export function artifactRoutes(routes: RouteTable, ctx: AppContext): Router {
     body: "stream",
     before: [multipartUpload(ctx, ctx.config.FERRY_MAX_UPLOAD_BYTES, MultipartFields)],
     audit: { action: "artifact.upload", targetType: "artifact" },
-    handler: async ({ actor, req }) => {
+    handler: async ({ actor, req, commit }) => {
       const files = (req.files ?? []) as Array<Express.Multer.File & StoredPart>;
       let items: ReturnType<typeof multipartItems>;
       try {
@@ -119,12 +122,15 @@ export function artifactRoutes(routes: RouteTable, ctx: AppContext): Router {
         await discardParts(ctx, files);
         throw error;
       }
-      const results = await service.recordMany(items);
-      return {
-        status: results.some((r) => r.created) ? 201 : 200,
-        body: { items: results.map((r) => ({ ...presentArtifact(r.artifact), created: r.created })) },
-        audit: { target: `${items[0]!.request.component}/${items[0]!.request.version}`, details: { files: results.map((r) => r.artifact.filename) } },
-      };
+      const prepared = await service.prepare(items);
+      return commit(async () => {
+        const results = await service.recordPrepared(prepared);
+        return {
+          status: results.some((r) => r.created) ? 201 : 200,
+          body: { items: results.map((r) => ({ ...presentArtifact(r.artifact), created: r.created })) },
+          audit: { target: `${items[0]!.request.component}/${items[0]!.request.version}`, details: { files: results.map((r) => r.artifact.filename) } },
+        };
+      });
     },
   });
 

@@ -63,7 +63,9 @@ export class BundlesService {
       if (count === 0) return { bundle, plan, reused: true };
     } else {
       try {
-        bundle = await this.ctx.db.bundle.create({ data: { ...fields, requestKey } });
+        // Its own transaction (a savepoint inside a request's): after a unique violation the
+        // lookup below must still be able to run.
+        bundle = await this.ctx.db.$transaction((tx) => tx.bundle.create({ data: { ...fields, requestKey } }));
       } catch (error) {
         // A concurrent identical request created it first.
         const raced = await this.ctx.db.bundle.findUnique({ where: { requestKey } });

@@ -12,6 +12,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapt
 import { PrismaClient } from "../generated/prisma/client.js";
 import { lockEmbeddedDatabase } from "./data-dir-lock.js";
 import { applyPendingMigrations } from "./migrate.js";
+import { transactionAware } from "./transaction-scope.js";
 import { compileWasmWithLiftoffOnly } from "./wasm.js";
 
 export type Db = PrismaClient;
@@ -135,7 +136,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       }
     };
   }
-  const prisma = new PrismaClient({ adapter: adapterFactory });
+  // Transaction-aware: inside a request's transaction (transaction-scope.ts) every query through it joins that transaction.
+  const prisma = transactionAware(new PrismaClient({ adapter: adapterFactory }));
   return {
     prisma,
     kind,

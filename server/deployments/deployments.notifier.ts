@@ -3,6 +3,8 @@
  * deployment id for log followers). Only a hint: a notify from another server process
  * never arrives here, so every waiter also re-checks the database on a timer.
  */
+import { afterCommit } from "../db/transaction-scope.js";
+
 export class Notifier {
   private readonly waiters = new Map<string, Set<() => void>>();
 
@@ -27,8 +29,11 @@ export class Notifier {
     });
   }
 
+  /** Wakes the waiters on `key`; inside a request's transaction, once it has committed (a waiter woken earlier would not see the change). */
   notify(key: string): void {
-    for (const wake of [...(this.waiters.get(key) ?? [])]) wake();
+    void afterCommit(() => {
+      for (const wake of [...(this.waiters.get(key) ?? [])]) wake();
+    });
   }
 
   /** Keys somebody is waiting on right now. */

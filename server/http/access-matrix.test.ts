@@ -132,6 +132,14 @@ describe("authorization matrix", () => {
     }
   });
 
+  test("every audited change runs in one transaction with its audit event, but the heartbeat", () => {
+    // The heartbeat is a long poll; its event is written after the handler, on its own.
+    const outside = server.routes
+      .filter((route) => route.audited && !["get", "head"].includes(route.method) && !route.transactional)
+      .map((route) => `${route.method.toUpperCase()} ${route.path}`);
+    assert.deepEqual(outside, ["POST /agent/heartbeat"]);
+  });
+
   test("each role passes exactly where its row allows; anonymous callers get 401", async () => {
     const wrong: string[] = [];
     for (const [key, access] of Object.entries(EXPECTED)) {

@@ -44,7 +44,7 @@ export interface BuiltApp {
 
 export function buildApp(ctx: AppContext): BuiltApp {
   const app = express();
-  const routes = new RouteTable({ audit: ctx.audit });
+  const routes = new RouteTable({ audit: ctx.audit, db: ctx.db });
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback");
   app.set("json replacer", jsonReplacer);

@@ -63,6 +63,9 @@ function fromPrisma(error: { code?: string; meta?: { target?: unknown; modelName
   if (error.code === "P1001" || error.code === "P1017" || error.code === "P2024") {
     return { status: 503, code: "database_unavailable", message: "the database is unavailable; try again" };
   }
+  // A request's transaction could not start in time (every connection busy; on PGlite, another
+  // transaction still open) or outlived its timeout and was rolled back: nothing was changed.
+  if (error.code === "P2028") return { status: 503, code: "database_busy", message: "the database is busy; nothing was changed, try again" };
   return null;
 }
 

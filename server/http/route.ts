@@ -11,6 +11,8 @@ import type { Actor, Role } from "../auth/actor.js";
 import { actorName, hasAnyRole } from "../auth/actor.js";
 import { forbidden, unauthorized, validationFailed } from "../errors.js";
 import type { AuditLog } from "../audit/audit.service.js";
+import type { Db } from "../db/client.js";
+import { inTransaction } from "../db/transaction-scope.js";
 
 export type Method = "get" | "head" | "post" | "put" | "patch" | "delete";
 
@@ -30,6 +32,13 @@ export interface HandlerInput<P, Q, B> {
   actor: Actor;
   req: Request;
   res: Response;
+  /**
+   * Runs `work` (the handler's writes, returning its reply) in one transaction with the
+   * route's audit event. For an audited route that reads a raw body stream: its transaction
+   * starts after the stream is stored, not before. Elsewhere the whole handler already runs
+   * in one, and this only runs `work`.
+   */
+  commit<T extends Reply>(work: () => Promise<T>): Promise<T>;
 }
 
 /** What a JSON handler returns; a streaming handler writes to `res` itself and returns nothing. */
@@ -61,6 +70,14 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
    * heartbeat with no work to hand out); their handlers return `audit: false`.
    */
   audit?: { action: string; targetType: string; skippable?: string };
+  /**
+   * An audited route's handler runs in one database transaction with its audit event, so a
+   * change never commits without its event, nor the event without the change, and a handler
+   * that fails part-way leaves nothing behind. A route that cannot names why here (it holds
+   * the request open, or writes the response itself); its event is then written after the
+   * handler. A route that reads a raw body stream puts its writes in `commit` instead.
+   */
+  outsideTransaction?: string;
   /** Extra middleware before validation (rate limits, multipart parsing). */
   before?: RequestHandler[];
   responses?: Record<number, string>;
@@ -79,10 +96,13 @@ export interface RegisteredRoute {
   body?: z.ZodType | "stream";
   responses?: Record<number, string>;
   audited: boolean;
+  /** Whether the route's writes and its audit event run in one transaction (see RouteSpec.outsideTransaction). */
+  transactional: boolean;
 }
 
 export interface RouteContext {
   audit: AuditLog;
+  db: Db;
 }
 
 const empty = z.object({}).strict();
@@ -171,6 +191,10 @@ export class RouteTable {
     if (mutating && !spec.audit && spec.access !== "public") {
       throw new Error(`route ${spec.method.toUpperCase()} ${prefix}${spec.path} must declare its audit action`);
     }
+    const transactional = mutating && Boolean(spec.audit) && !spec.outsideTransaction;
+    // A stream can take hours to arrive: such a handler opens its transaction with `commit`.
+    const handlerInTransaction = transactional && spec.body !== "stream";
+    const route = `${spec.method.toUpperCase()} ${prefix}${spec.path}`;
     this.routes.push({
       method: spec.method,
       path: prefix + spec.path,
@@ -182,6 +206,7 @@ export class RouteTable {
       body: spec.body,
       responses: spec.responses,
       audited: Boolean(spec.audit),
+      transactional,
     });
     const paramsSchema = spec.params ?? empty.catchall(z.string());
     // A route that declares no query takes none, and one that declares no body takes an
@@ -201,18 +226,9 @@ export class RouteTable {
       let body: unknown = undefined;
       if (spec.body && spec.body !== "stream") body = parseOrThrow(spec.body, req.body ?? {}, "body");
       else if (!spec.body && req.body !== undefined) parseOrThrow(empty, req.body, "body");
-      const reply = await spec.handler({
-        params: params as z.output<P>,
-        query: query as z.output<Q>,
-        body: body as z.output<B>,
-        actor: req.actor as Actor,
-        req,
-        res,
-      });
-      if (reply?.audit === false && !spec.audit?.skippable) {
-        throw new Error(`route ${spec.method.toUpperCase()} ${prefix}${spec.path} skipped its audit event without declaring audit.skippable`);
-      }
-      if (spec.audit && req.actor && reply?.audit !== false && (!reply || (reply.status ?? 200) < 400)) {
+      const recordAudit = async (reply: Reply | void): Promise<void> => {
+        if (reply?.audit === false && !spec.audit?.skippable) throw new Error(`route ${route} skipped its audit event without declaring audit.skippable`);
+        if (!spec.audit || !req.actor || reply?.audit === false || (reply && (reply.status ?? 200) >= 400)) return;
         await this.context.audit.record({
           actor: actorName(req.actor),
           action: spec.audit.action,
@@ -221,7 +237,45 @@ export class RouteTable {
           details: reply?.audit ? reply.audit.details : undefined,
           requestId: String(req.id),
         });
-      }
+      };
+      const transactionOptions = { onHookError: (error: unknown) => req.log?.error({ err: error }, "after-commit work failed") };
+      let committed = false;
+      const commit = async <T extends Reply>(work: () => Promise<T>): Promise<T> => {
+        if (handlerInTransaction) return work();
+        if (committed) throw new Error(`route ${route} called commit twice`);
+        committed = true;
+        return inTransaction(
+          this.context.db,
+          async () => {
+            const reply = await work();
+            await recordAudit(reply);
+            return reply;
+          },
+          transactionOptions,
+        );
+      };
+      const handle = async (): Promise<Reply | void> => {
+        const reply = await spec.handler({
+          params: params as z.output<P>,
+          query: query as z.output<Q>,
+          body: body as z.output<B>,
+          actor: req.actor as Actor,
+          req,
+          res,
+          commit,
+        });
+        if (handlerInTransaction && res.headersSent) {
+          // The client would have been told of a change that might still roll back.
+          throw new Error(`route ${route} wrote its response inside its transaction; declare outsideTransaction`);
+        }
+        if (committed) return reply;
+        if (transactional && !handlerInTransaction && reply && reply.audit !== false && (reply.status ?? 200) < 400) {
+          throw new Error(`route ${route} reads a raw body and is audited: its writes and audit event go through commit()`);
+        }
+        await recordAudit(reply);
+        return reply;
+      };
+      const reply = handlerInTransaction ? await inTransaction(this.context.db, handle, transactionOptions) : await handle();
       if (!reply) return;
       if (reply.headers) res.set(reply.headers);
       res.status(reply.status ?? 200);

@@ -15,6 +15,7 @@
 import { createRequire } from "node:module";
 import type { Queue, Worker, JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
+import { afterCommit } from "../db/transaction-scope.js";
 import type { Logger } from "../logger.js";
 import type { JobRunner, RunOutcome } from "./jobs.runner.js";
 import type { JobStore } from "./jobs.store.js";
@@ -70,7 +71,9 @@ export class BullMqJobQueue implements JobQueue {
     if (options.jobId !== undefined) validateJobId(options.jobId);
     const { id, created } = await this.store.create(type, payload, options.jobId);
     // A reused job is already (or was) dispatched; if Redis lost it, the sweep adds it again.
-    if (created) await this.dispatch(id, type, 0);
+    // Inside a request's transaction the Job row commits first, or a worker could pick the
+    // job up and not find it; should Redis fail after that commit, the sweep dispatches it.
+    if (created) await afterCommit(() => this.dispatch(id, type, 0));
     return id;
   }
 

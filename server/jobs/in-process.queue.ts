@@ -3,6 +3,7 @@
  * and wakes at once when it enqueues a job itself. Several processes may poll one
  * PostgreSQL database; the claim in JobStore keeps each job to one of them.
  */
+import { afterCommit } from "../db/transaction-scope.js";
 import type { Logger } from "../logger.js";
 import type { JobRunner, RunOutcome } from "./jobs.runner.js";
 import type { JobStore } from "./jobs.store.js";
@@ -33,7 +34,8 @@ export class InProcessJobQueue implements JobQueue {
   async enqueue<P>(type: string, payload: P, options: EnqueueOptions = {}): Promise<string> {
     if (options.jobId !== undefined) validateJobId(options.jobId);
     const { id } = await this.store.create(type, payload, options.jobId);
-    this.wake();
+    // Inside a request's transaction the row is not visible to a polling round until it commits.
+    await afterCommit(() => this.wake());
     return id;
   }
 

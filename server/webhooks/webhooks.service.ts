@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { Db } from "../db/client.js";
 import { notFound } from "../errors.js";
+import { afterCommit } from "../db/transaction-scope.js";
 import type { Logger } from "../logger.js";
 import { seal } from "../secrets/envelope.js";
 import type { EventName, EventSink } from "./events.js";
@@ -44,15 +45,20 @@ export class WebhookService implements EventSink {
 
   async emit(event: EventName, payload: Record<string, unknown>): Promise<void> {
     try {
-      const hooks = await this.db.webhook.findMany({ where: { active: true, events: { has: event } }, select: { id: true } });
-      if (!hooks.length) return;
-      // Round-trip through JSON so Dates become strings and BigInts fail here, not later.
-      const data = JSON.parse(JSON.stringify(payload, (_key, value) => (typeof value === "bigint" ? Number(value) : value)));
-      await this.db.webhookDelivery.createMany({ data: hooks.map((hook) => ({ webhookId: hook.id, event, payload: data })) });
-      this.loop.wake();
+      // Inside a request's transaction this is a savepoint: the deliveries commit with the
+      // change that caused them, and a failure here rolls back only itself.
+      const recorded = await this.db.$transaction(async (tx) => {
+        const hooks = await tx.webhook.findMany({ where: { active: true, events: { has: event } }, select: { id: true } });
+        if (!hooks.length) return false;
+        // Round-trip through JSON so Dates become strings and BigInts fail here, not later.
+        const data = JSON.parse(JSON.stringify(payload, (_key, value) => (typeof value === "bigint" ? Number(value) : value)));
+        await tx.webhookDelivery.createMany({ data: hooks.map((hook) => ({ webhookId: hook.id, event, payload: data })) });
+        return true;
+      });
+      if (recorded) await afterCommit(() => this.loop.wake());
     } catch (error) {
-      // The change that caused the event is already committed; losing a notification is
-      // logged, never turned into a failed request.
+      // Losing a notification is logged, never turned into a failed request (nor, inside
+      // one, into a rolled-back change).
       this.logger.error({ err: error, event }, "recording webhook deliveries failed");
     }
   }
