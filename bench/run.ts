@@ -10,6 +10,7 @@ const benches: Record<string, string> = {
   heartbeat: "heartbeat.ts",
   bundle: "bundle.ts",
   list: "list.ts",
+  writes: "writes.ts",
 };
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benches);
 let failed = 0;

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Db } from "../db/client.js";
+import { inTransactionScope } from "../db/transaction-scope.js";
 import type { Prisma } from "../generated/prisma/client.js";
 import { canonicalJson } from "../util/canonical-json.js";
 
@@ -28,35 +29,45 @@ const GENESIS = "0".repeat(64);
 /** Serializes writers across processes so that the chain never forks. */
 const CHAIN_LOCK_KEY = 7_246_001;
 
-function eventHash(prevHash: string, event: { at: Date; actor: string; action: string; targetType: string; target: string; details: unknown }): string {
-  const canonical = canonicalJson([event.at.toISOString(), event.actor, event.action, event.targetType, event.target, event.details ?? null]);
-  return createHash("sha256").update(prevHash).update("\n").update(canonical).digest("hex");
+type ChainedFields = { at: Date; actor: string; action: string; targetType: string; target: string; details: unknown };
+
+/** What an event's hash covers besides the previous hash. */
+function canonicalEvent(event: ChainedFields): string {
+  return canonicalJson([event.at.toISOString(), event.actor, event.action, event.targetType, event.target, event.details ?? null]);
+}
+
+/** sha256(prevHash "\n" canonical event); `record` has the database compute the same. */
+function eventHash(prevHash: string, event: ChainedFields): string {
+  return createHash("sha256").update(prevHash).update("\n").update(canonicalEvent(event)).digest("hex");
 }
 
 export class AuditLog {
   constructor(private readonly db: Db) {}
 
+  /**
+   * Appends an event. Inside a request's transaction it joins it, so the event commits with
+   * the change. The chain lock serializes writers across processes so that the chain never
+   * forks, and is held until the commit: every round trip after it is time all other writers
+   * wait, so the read of the last hash and the insert are one statement, which hashes in SQL
+   * exactly as `eventHash` does. That statement starts after the lock is granted, so its
+   * snapshot (READ COMMITTED) sees the event committed just before.
+   */
   async record(input: AuditInput): Promise<void> {
-    await this.db.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_KEY})`;
-      const last = await tx.auditEvent.findFirst({ orderBy: { seq: "desc" }, select: { hash: true } });
-      const prevHash = last?.hash ?? GENESIS;
-      const at = new Date();
-      const details = (input.details ?? undefined) as Prisma.InputJsonValue | undefined;
-      await tx.auditEvent.create({
-        data: {
-          at,
-          actor: input.actor,
-          action: input.action,
-          targetType: input.targetType,
-          target: input.target,
-          details,
-          requestId: input.requestId,
-          prevHash,
-          hash: eventHash(prevHash, { ...input, at, details: input.details }),
-        },
-      });
-    });
+    const at = new Date();
+    const details = input.details ?? null;
+    const append = async (db: Prisma.TransactionClient) => {
+      await db.$executeRaw`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_KEY})`;
+      await db.$executeRaw`
+        INSERT INTO "AuditEvent" (at, actor, action, "targetType", target, details, "requestId", "prevHash", hash)
+        SELECT ${at.toISOString()}::timestamptz AT TIME ZONE 'UTC', ${input.actor}, ${input.action}, ${input.targetType}, ${input.target},
+               ${details === null ? null : JSON.stringify(details)}::jsonb, ${input.requestId ?? null}, last.hash,
+               encode(sha256(convert_to(last.hash || ${"\n"} || ${canonicalEvent({ ...input, at, details })}, 'UTF8')), 'hex')
+        FROM (SELECT coalesce((SELECT hash FROM "AuditEvent" ORDER BY seq DESC LIMIT 1), ${GENESIS}) AS hash) AS last`;
+    };
+    // In a request's transaction, no savepoint: its RELEASE would be one more round trip under
+    // the lock, and an event that fails fails the request anyway. Alone, its own transaction.
+    if (inTransactionScope()) await append(this.db);
+    else await this.db.$transaction(append);
   }
 
   async list(filter: { actor?: string; target?: string; cursor?: string; limit: number }) {

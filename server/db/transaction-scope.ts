@@ -136,6 +136,11 @@ export async function inTransaction<T>(db: PrismaClient, work: () => Promise<T>,
   return result;
 }
 
+/** Whether a request's transaction is open here (queries through a transaction-aware client join it). */
+export function inTransactionScope(): boolean {
+  return Boolean(scopes.getStore()?.open);
+}
+
 /**
  * Runs `hook` once the current scope's transaction has committed (never, if it rolls back),
  * or now when there is no scope. Outside a scope its failure reaches the caller.

@@ -3,7 +3,7 @@
  * through `bench/run.ts <name>` as its own process tree (a real `ferry server` inside),
  * which must exit 0 and print its ratio and target lines and its results as numbers.
  * Full sizes are for a quiet machine: `npm run bench`.
- * Needs PostgreSQL (FERRY_TEST_DATABASE_URL) for `heartbeat`, `list` and the production
+ * Needs PostgreSQL (FERRY_TEST_DATABASE_URL) for `heartbeat`, `list`, `writes` and the production
  * profile of `bundle` (which also needs Redis, FERRY_TEST_REDIS_URL); nginx is optional
  * (the upload bench prints its nginx ratios only when nginx is installed).
  */
@@ -150,5 +150,17 @@ describe("benchmarks on small sizes", { concurrency: 1 }, () => {
     assert.ok(numberAfter(run.output, "ratio walk ferry/SQL throughput:") > 0);
     assert.ok(numberAfter(run.output, "ratio last/first tenth of the walk, ferry p50 per page:") > 0);
     assert.ok(numberAfter(run.output, "peak server RSS during the list load:") > 0);
+  });
+
+  test("writes: audited writes on both profiles for 1 s, each event in the chain, PostgreSQL against its SQL baseline", async () => {
+    const run = await runBench("writes", { BENCH_SECONDS: "1", BENCH_WARMUP_SECONDS: "0.3", BENCH_CONCURRENCY: "4" });
+    assertClean("writes", run);
+    const rows = tables(run.output);
+    assert.deepEqual(rows.map((row) => row.profile), ["postgresql", "embedded"]);
+    assertNumeric(rows, ["ferry writes/s", "ferry p50 ms", "ferry p99 ms", "idle RSS MiB", "peak RSS MiB"], run.output);
+    assertNumeric(rows.slice(0, 1), ["SQL writes/s", "SQL p99 ms"], run.output);
+    assert.match(run.output, /postgresql: \d+ audited writes in [\d.]+ s, one audit event each, chain verified/);
+    assert.match(run.output, /embedded: \d+ audited writes in [\d.]+ s, one audit event each, chain verified/);
+    assert.ok(numberAfter(run.output, "ratio ferry/SQL writes/s:") > 0);
   });
 });
