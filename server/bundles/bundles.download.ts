@@ -45,12 +45,13 @@ export async function sendBundle(blobs: BlobStore, req: Request, res: Response, 
   }
   const controller = new AbortController();
   res.on("close", () => controller.abort());
+  // One pipeline over all parts in order: a pipeline per part with `end: false` left its
+  // listeners on the response until it closed (eleven parts warned of a listener leak).
+  const concatenated = async function* () {
+    for (const p of parts) yield* await blobs.open(p.sha256, { signal: controller.signal });
+  };
   try {
-    for (const p of parts) {
-      const stream = await blobs.open(p.sha256, { signal: controller.signal });
-      await pipeline(stream, res, { end: false });
-    }
-    res.end();
+    await pipeline(concatenated, res);
   } catch (error) {
     if (controller.signal.aborted) return;
     res.destroy();

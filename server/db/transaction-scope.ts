@@ -24,7 +24,7 @@ interface Scope {
   tx: Prisma.TransactionClient;
   /** False once the work has returned or thrown: a promise it left running falls back to the root client. */
   open: boolean;
-  hooks: Hook[];
+  afterCommitHooks: Hook[];
   settledHooks: Hook[];
   savepoints: number;
 }
@@ -105,7 +105,7 @@ export async function inTransaction<T>(db: PrismaClient, work: () => Promise<T>,
   const root = rootOf(db);
   const outer = openScope(root);
   if (outer) return (await savepoint(outer, work)) as T;
-  const hooks: Hook[] = [];
+  const afterCommitHooks: Hook[] = [];
   const settledHooks: Hook[] = [];
   const runHooks = async (list: Hook[]) => {
     for (const hook of list) {
@@ -120,7 +120,7 @@ export async function inTransaction<T>(db: PrismaClient, work: () => Promise<T>,
   try {
     result = await root.$transaction(
       async (tx) => {
-        const scope: Scope = { root, tx, open: true, hooks, settledHooks, savepoints: 0 };
+        const scope: Scope = { root, tx, open: true, afterCommitHooks, settledHooks, savepoints: 0 };
         try {
           return await scopes.run(scope, work);
         } finally {
@@ -132,7 +132,7 @@ export async function inTransaction<T>(db: PrismaClient, work: () => Promise<T>,
   } finally {
     await runHooks(settledHooks);
   }
-  await runHooks(hooks);
+  await runHooks(afterCommitHooks);
   return result;
 }
 
@@ -148,7 +148,7 @@ export function inTransactionScope(): boolean {
 export async function afterCommit(hook: Hook): Promise<void> {
   const scope = scopes.getStore();
   if (scope?.open) {
-    scope.hooks.push(hook);
+    scope.afterCommitHooks.push(hook);
     return;
   }
   await hook();

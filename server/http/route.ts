@@ -238,7 +238,7 @@ export class RouteTable {
           requestId: String(req.id),
         });
       };
-      const transactionOptions = { onHookError: (error: unknown) => req.log?.error({ err: error }, "after-commit work failed") };
+      const transactionOptions = { onHookError: (error: unknown) => req.log?.error({ err: error }, "work after the request's transaction failed") };
       let committed = false;
       const commit = async <T extends Reply>(work: () => Promise<T>): Promise<T> => {
         if (handlerInTransaction) return work();
