@@ -45,17 +45,14 @@ export class WebhookService implements EventSink {
 
   async emit(event: EventName, payload: Record<string, unknown>): Promise<void> {
     try {
+      const hooks = await this.db.webhook.findMany({ where: { active: true, events: { has: event } }, select: { id: true } });
+      if (!hooks.length) return;
+      // Round-trip through JSON so Dates become strings and BigInts fail here, not later.
+      const data = JSON.parse(JSON.stringify(payload, (_key, value) => (typeof value === "bigint" ? Number(value) : value)));
       // Inside a request's transaction this is a savepoint: the deliveries commit with the
-      // change that caused them, and a failure here rolls back only itself.
-      const recorded = await this.db.$transaction(async (tx) => {
-        const hooks = await tx.webhook.findMany({ where: { active: true, events: { has: event } }, select: { id: true } });
-        if (!hooks.length) return false;
-        // Round-trip through JSON so Dates become strings and BigInts fail here, not later.
-        const data = JSON.parse(JSON.stringify(payload, (_key, value) => (typeof value === "bigint" ? Number(value) : value)));
-        await tx.webhookDelivery.createMany({ data: hooks.map((hook) => ({ webhookId: hook.id, event, payload: data })) });
-        return true;
-      });
-      if (recorded) await afterCommit(() => this.loop.wake());
+      // change that caused them, and a failed insert (a webhook deleted meanwhile) rolls back only itself.
+      await this.db.$transaction((tx) => tx.webhookDelivery.createMany({ data: hooks.map((hook) => ({ webhookId: hook.id, event, payload: data })) }));
+      await afterCommit(() => this.loop.wake());
     } catch (error) {
       // Losing a notification is logged, never turned into a failed request (nor, inside
       // one, into a rolled-back change).
