@@ -17,6 +17,7 @@ import path from "node:path";
 import pg from "pg";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { startFerryProcess, type FerryProcess } from "../support/process.js";
+import { until } from "../support/until.js";
 import { createBucket, startS3, testS3Client } from "../support/s3.js";
 import { BINARY, bundleWorld, type BundleWorld } from "../support/bundles.js";
 import { callApi, freshDatabase, freshQueuePrefix, remoteServer, REDIS_URL, s3Env, sharedSecrets, type Cleanups } from "../support/cluster.js";
@@ -136,7 +137,11 @@ describe("two servers and two workers on one PostgreSQL, Redis and S3", () => {
     const ready = await world.waitReady(id, 60_000);
 
     assert.equal((await db.query(`SELECT 1 FROM "Bundle" WHERE "siteId" = $1`, [site])).rowCount, 1);
-    const jobs = await db.query(`SELECT status, attempts, "lockedBy" FROM "Job" WHERE type = 'bundle.build' AND payload->>'bundleId' = $1`, [id]);
+    const jobQuery = `SELECT status, attempts, "lockedBy" FROM "Job" WHERE type = 'bundle.build' AND payload->>'bundleId' = $1`;
+    // The bundle is ready before its job is recorded as done: the worker finishes the job
+    // after the handler returns.
+    await until("the build job is finished", async () => (await db.query(jobQuery, [id])).rows.every((row) => row.status !== "running"), 10_000);
+    const jobs = await db.query(jobQuery, [id]);
     assert.equal(jobs.rowCount, 1, JSON.stringify(jobs.rows));
     assert.equal(jobs.rows[0].status, "succeeded");
     assert.equal(jobs.rows[0].attempts, 1, "built exactly once");
