@@ -141,28 +141,25 @@ export function inTransactionScope(): boolean {
   return Boolean(scopes.getStore()?.open);
 }
 
+/** Queues `hook` on the open scope's list that `pick` names, or runs it now when there is no scope. */
+async function deferToScope(pick: (scope: Scope) => Hook[], hook: Hook): Promise<void> {
+  const scope = scopes.getStore();
+  if (scope?.open) pick(scope).push(hook);
+  else await hook();
+}
+
 /**
  * Runs `hook` once the current scope's transaction has committed (never, if it rolls back),
  * or now when there is no scope. Outside a scope its failure reaches the caller.
  */
-export async function afterCommit(hook: Hook): Promise<void> {
-  const scope = scopes.getStore();
-  if (scope?.open) {
-    scope.afterCommitHooks.push(hook);
-    return;
-  }
-  await hook();
+export function afterCommit(hook: Hook): Promise<void> {
+  return deferToScope((scope) => scope.afterCommitHooks, hook);
 }
 
 /**
  * Runs `hook` once the current scope's transaction has ended, committed or rolled back, or
  * now when there is no scope. Outside a scope its failure reaches the caller.
  */
-export async function whenSettled(hook: Hook): Promise<void> {
-  const scope = scopes.getStore();
-  if (scope?.open) {
-    scope.settledHooks.push(hook);
-    return;
-  }
-  await hook();
+export function whenSettled(hook: Hook): Promise<void> {
+  return deferToScope((scope) => scope.settledHooks, hook);
 }
