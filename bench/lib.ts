@@ -1,6 +1,7 @@
-/** Shared helpers for benchmarks: timing commands, sampling a process's RSS, printing tables. */
+/** Shared helpers for benchmarks: timing commands, sampling a process's RSS, printing tables, loads of concurrent calls. */
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
+import { type Agent, request } from "node:http";
 import path from "node:path";
 
 export function mb(bytes: number): number {
@@ -111,4 +112,53 @@ export function settleDisk(directory: string, bytes: number): void {
     rmSync(scratch, { force: true });
   }
   execFileSync("sync");
+}
+
+export interface Load {
+  /** Calls completed. */
+  calls: number;
+  seconds: number;
+  /** Milliseconds per call, sorted ascending. */
+  latencies: number[];
+}
+
+/** Runs `once` from `concurrency` clients for `seconds`; `once(n)` gets a running call number. */
+export async function load(once: (n: number) => Promise<void>, options: { concurrency: number; seconds: number }): Promise<Load> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = process.hrtime.bigint();
+  const until = Date.now() + options.seconds * 1000;
+  const client = async () => {
+    while (Date.now() < until) {
+      const n = next++;
+      const t = process.hrtime.bigint();
+      await once(n);
+      latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, client));
+  latencies.sort((a, b) => a - b);
+  return { calls: latencies.length, seconds: Number(process.hrtime.bigint() - started) / 1e9, latencies };
+}
+
+/** The p-th percentile of ascending `sorted`. */
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/** One request to a server on loopback with a bearer token, over `agent`; a JSON body when given. */
+export function callLoopback(agent: Agent, port: number, token: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers: Record<string, string | number> = { authorization: `Bearer ${token}` };
+  if (payload !== undefined) Object.assign(headers, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) });
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method, path: urlPath, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(payload);
+  });
 }

@@ -22,19 +22,20 @@
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { Agent } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { canonicalJson } from "../server/util/canonical-json.js";
 import { createScratchDatabase } from "../test/support/postgres.js";
 import { startFerryProcess } from "../test/support/process.js";
-import { currentRssMiB, printTable, sampleRss } from "./lib.js";
+import { callLoopback, currentRssMiB, load, percentile, printTable, sampleRss } from "./lib.js";
 
 const ARTIFACTS = Number(process.env.BENCH_ARTIFACTS ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const PAGE = Number(process.env.BENCH_PAGE ?? 50);
+const loadOptions = { concurrency: CONCURRENCY, seconds: SECONDS };
 const RELEASES = Number(process.env.BENCH_RELEASES ?? Math.max(100, Math.floor(ARTIFACTS / 10)));
 const AUDIT = Number(process.env.BENCH_AUDIT ?? ARTIFACTS);
 const COMPONENTS = 50;
@@ -157,53 +158,6 @@ async function seedAudit(db: pg.Client): Promise<void> {
 }
 
 // ---------------------------------------------------------------- clients
-
-interface Response {
-  status: number;
-  body: string;
-}
-
-function get(agent: Agent, port: number, token: string, urlPath: string): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, method: "GET", path: urlPath, agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-interface Load {
-  requests: number;
-  seconds: number;
-  latencies: number[];
-}
-
-/** Runs `once` from CONCURRENCY clients for SECONDS; `once(n)` gets a running request number. */
-async function load(once: (n: number) => Promise<void>): Promise<Load> {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = process.hrtime.bigint();
-  const until = Date.now() + SECONDS * 1000;
-  const worker = async () => {
-    while (Date.now() < until) {
-      const n = next++;
-      const t = process.hrtime.bigint();
-      await once(n);
-      latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  latencies.sort((a, b) => a - b);
-  return { requests: latencies.length, seconds: Number(process.hrtime.bigint() - started) / 1e9, latencies };
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 // ---------------------------------------------------------------- scenarios
 
@@ -383,7 +337,7 @@ async function main(): Promise<void> {
     const idle = currentRssMiB(pid);
     const rss = sampleRss(pid);
     const api = async (urlPath: string) => {
-      const res = await get(agent, port, token, urlPath);
+      const res = await callLoopback(agent, port, token, "GET", urlPath);
       if (res.status !== 200) throw new Error(`GET ${urlPath}: ${res.status} ${res.body.slice(0, 500)}`);
       return JSON.parse(res.body) as { items: Array<Record<string, unknown>>; nextCursor: string | null };
     };
@@ -416,7 +370,7 @@ async function main(): Promise<void> {
     }
     const sqlWalkSeconds = Number(process.hrtime.bigint() - sqlWalkStarted) / 1e9;
     const tenth = Math.max(1, Math.floor(ferryPages.length / 10));
-    const median = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 50);
+    const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
     const firstTenth = median(ferryPages.slice(0, tenth));
     const lastTenth = median(ferryPages.slice(-tenth));
 
@@ -500,25 +454,25 @@ async function main(): Promise<void> {
       }
       const statuses = new Map<number, number>();
       const viaFerry = await load(async (n) => {
-        const res = await get(agent, port, token, scenario.make(n).query);
+        const res = await callLoopback(agent, port, token, "GET", scenario.make(n).query);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      });
+      }, loadOptions);
       if (statuses.size !== 1 || !statuses.has(200)) throw new Error(`${scenario.name} (${firstQuery}): statuses ${[...statuses].map(([s, c]) => `${s}×${c}`).join(" ")}`);
       const viaSql = await load(async (n) => {
         const p = scenario.make(n);
         await pool.query(p.sql, p.values);
-      });
-      const ferryRate = viaFerry.requests / viaFerry.seconds;
-      const sqlRate = viaSql.requests / viaSql.seconds;
+      }, loadOptions);
+      const ferryRate = viaFerry.calls / viaFerry.seconds;
+      const sqlRate = viaSql.calls / viaSql.seconds;
       ratios.push({ name: scenario.name, ratio: ferryRate / sqlRate });
       rows.push({
         scenario: scenario.name,
         "ferry req/s": ferryRate.toFixed(0),
-        "ferry p50 ms": pct(viaFerry.latencies, 50).toFixed(1),
-        "ferry p99 ms": pct(viaFerry.latencies, 99).toFixed(1),
+        "ferry p50 ms": percentile(viaFerry.latencies, 50).toFixed(1),
+        "ferry p99 ms": percentile(viaFerry.latencies, 99).toFixed(1),
         "SQL req/s": sqlRate.toFixed(0),
-        "SQL p50 ms": pct(viaSql.latencies, 50).toFixed(1),
-        "SQL p99 ms": pct(viaSql.latencies, 99).toFixed(1),
+        "SQL p50 ms": percentile(viaSql.latencies, 50).toFixed(1),
+        "SQL p99 ms": percentile(viaSql.latencies, 99).toFixed(1),
         "ferry/SQL": (ferryRate / sqlRate).toFixed(2),
       });
     }
@@ -529,8 +483,8 @@ async function main(): Promise<void> {
     printTable(rows);
     console.log(`\nkeyset walk over all ${walked} artifacts (${ferryPages.length} pages, one client):`);
     printTable([
-      { via: "ferry", seconds: ferryWalkSeconds.toFixed(2), "pages/s": (ferryPages.length / ferryWalkSeconds).toFixed(0), "p50 ms": median(ferryPages).toFixed(1), "p99 ms": pct([...ferryPages].sort((a, b) => a - b), 99).toFixed(1) },
-      { via: "SQL", seconds: sqlWalkSeconds.toFixed(2), "pages/s": (sqlPages.length / sqlWalkSeconds).toFixed(0), "p50 ms": median(sqlPages).toFixed(1), "p99 ms": pct([...sqlPages].sort((a, b) => a - b), 99).toFixed(1) },
+      { via: "ferry", seconds: ferryWalkSeconds.toFixed(2), "pages/s": (ferryPages.length / ferryWalkSeconds).toFixed(0), "p50 ms": median(ferryPages).toFixed(1), "p99 ms": percentile([...ferryPages].sort((a, b) => a - b), 99).toFixed(1) },
+      { via: "SQL", seconds: sqlWalkSeconds.toFixed(2), "pages/s": (sqlPages.length / sqlWalkSeconds).toFixed(0), "p50 ms": median(sqlPages).toFixed(1), "p99 ms": percentile([...sqlPages].sort((a, b) => a - b), 99).toFixed(1) },
     ]);
     console.log(`\nratio walk ferry/SQL throughput: ${(sqlWalkSeconds / ferryWalkSeconds).toFixed(2)}`);
     console.log(`ratio last/first tenth of the walk, ferry p50 per page: ${(lastTenth / firstTenth).toFixed(2)} (keyset paging: near 1, OFFSET would grow with depth)`);

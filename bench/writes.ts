@@ -20,14 +20,14 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { Agent } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { canonicalJson } from "../server/util/canonical-json.js";
 import { createScratchDatabase, type ScratchDatabase } from "../test/support/postgres.js";
 import { startFerryProcess } from "../test/support/process.js";
-import { currentRssMiB, printTable, sampleRss } from "./lib.js";
+import { callLoopback, currentRssMiB, load, percentile, printTable, sampleRss, type Load } from "./lib.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
@@ -36,48 +36,8 @@ const PROFILES = (process.env.BENCH_PROFILES ?? "postgresql,embedded").split(","
 /** The server's audit chain lock (server/audit/audit.service.ts). */
 const CHAIN_LOCK_KEY = 7_246_001;
 
-interface Load {
-  writes: number;
-  seconds: number;
-  latencies: number[];
-}
-
-/** Runs `once` from CONCURRENCY clients for `seconds`; every call must succeed. */
-async function load(once: () => Promise<void>, seconds = SECONDS): Promise<Load> {
-  const latencies: number[] = [];
-  const started = process.hrtime.bigint();
-  const until = Date.now() + seconds * 1000;
-  const client = async () => {
-    while (Date.now() < until) {
-      const t = process.hrtime.bigint();
-      await once();
-      latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, client));
-  latencies.sort((a, b) => a - b);
-  return { writes: latencies.length, seconds: Number(process.hrtime.bigint() - started) / 1e9, latencies };
-}
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-const rate = (run: Load) => run.writes / run.seconds;
-
-function post(agent: Agent, port: number, token: string, urlPath: string, body: unknown): Promise<{ status: number; body: string }> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port, method: "POST", path: urlPath, agent, headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
+const rate = (run: Load) => run.calls / run.seconds;
+const timedFor = (seconds: number) => ({ concurrency: CONCURRENCY, seconds });
 
 /** The same writes as hand-written SQL: the row and its chained audit event in one transaction. */
 async function sqlBaseline(pool: pg.Pool): Promise<Load> {
@@ -108,8 +68,8 @@ async function sqlBaseline(pool: pg.Pool): Promise<Load> {
       client.release();
     }
   };
-  await load(write, WARMUP_SECONDS);
-  return load(write);
+  await load(write, timedFor(WARMUP_SECONDS));
+  return load(write, timedFor(SECONDS));
 }
 
 async function runProfile(profile: "postgresql" | "embedded"): Promise<Record<string, string | number>> {
@@ -133,16 +93,16 @@ async function runProfile(profile: "postgresql" | "embedded"): Promise<Record<st
     const idle = currentRssMiB(pid);
     const rss = sampleRss(pid);
     const write = async () => {
-      const response = await post(agent, port, token, "/api/v1/customers", { name: `ferry-${randomUUID()}` });
+      const response = await callLoopback(agent, port, token, "POST", "/api/v1/customers", { name: `ferry-${randomUUID()}` });
       if (response.status !== 201) throw new Error(`POST /customers: ${response.status} ${response.body.slice(0, 300)}`);
     };
-    await load(write, WARMUP_SECONDS);
+    await load(write, timedFor(WARMUP_SECONDS));
     const eventsBefore = await audited();
-    const viaFerry = await load(write);
+    const viaFerry = await load(write, timedFor(SECONDS));
     const peak = rss.stop();
     agent.destroy();
     const events = (await audited()) - eventsBefore;
-    if (events !== viaFerry.writes) throw new Error(`${viaFerry.writes} writes left ${events} audit events`);
+    if (events !== viaFerry.calls) throw new Error(`${viaFerry.calls} writes left ${events} audit events`);
 
     let baseline: Load | undefined;
     if (database) {
@@ -153,16 +113,16 @@ async function runProfile(profile: "postgresql" | "embedded"): Promise<Record<st
         await pool.end();
       }
     }
-    console.log(`${profile}: ${viaFerry.writes} audited writes in ${viaFerry.seconds.toFixed(1)} s, one audit event each, chain verified`);
+    console.log(`${profile}: ${viaFerry.calls} audited writes in ${viaFerry.seconds.toFixed(1)} s, one audit event each, chain verified`);
     if (baseline) console.log(`ratio ferry/SQL writes/s: ${(rate(viaFerry) / rate(baseline)).toFixed(2)}`);
     else console.log(`${profile}: no SQL baseline (the database is inside the server process)`);
     return {
       profile,
       "ferry writes/s": rate(viaFerry).toFixed(0),
-      "ferry p50 ms": pct(viaFerry.latencies, 50).toFixed(1),
-      "ferry p99 ms": pct(viaFerry.latencies, 99).toFixed(1),
+      "ferry p50 ms": percentile(viaFerry.latencies, 50).toFixed(1),
+      "ferry p99 ms": percentile(viaFerry.latencies, 99).toFixed(1),
       "SQL writes/s": baseline ? rate(baseline).toFixed(0) : "-",
-      "SQL p99 ms": baseline ? pct(baseline.latencies, 99).toFixed(1) : "-",
+      "SQL p99 ms": baseline ? percentile(baseline.latencies, 99).toFixed(1) : "-",
       "idle RSS MiB": idle.toFixed(0),
       "peak RSS MiB": peak.toFixed(0),
     };
