@@ -28,7 +28,7 @@ import { registerJobHandlers } from "./jobs/handlers.js";
 import { createBundlesService } from "./bundles/bundles.service.js";
 import { DeploymentsService } from "./deployments/deployments.service.js";
 import { AgentApiService } from "./agent-api/agent-api.service.js";
-import { startMallocTrimmer } from "./util/malloc-trim.js";
+import { fixMallocThresholds, startMallocTrimmer } from "./util/malloc-trim.js";
 
 export interface RunningServer {
   url: string;
@@ -76,6 +76,8 @@ export async function createContext(config: Config, logger: Logger = createLogge
 }
 
 export async function startServer(config: Config, options: { logger?: Logger; announce?: (line: string) => void } = {}): Promise<RunningServer> {
+  // Before the first password hash and the first transfer (util/malloc-trim.ts).
+  fixMallocThresholds();
   const ctx = await createContext(config, options.logger);
   const admin = await ctx.auth.ensureFirstAdmin(config.FERRY_ADMIN_PASSWORD);
   if (admin.generatedPassword) {

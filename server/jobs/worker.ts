@@ -13,7 +13,7 @@ import { healthRoutes } from "../http/health.js";
 import { createLogger, type Logger } from "../logger.js";
 import { createContext } from "../server.js";
 import { registerJobHandlers } from "./handlers.js";
-import { startMallocTrimmer } from "../util/malloc-trim.js";
+import { fixMallocThresholds, startMallocTrimmer } from "../util/malloc-trim.js";
 
 export interface RunningWorker {
   ctx: AppContext;
@@ -23,6 +23,8 @@ export interface RunningWorker {
 
 /** Starts a worker in this process (tests use it directly; the CLI adds signal handling). */
 export async function startWorker(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Promise<RunningWorker> {
+  // Before the first password hash and the first transfer (util/malloc-trim.ts).
+  fixMallocThresholds();
   const ctx = await createContext(config, logger);
   registerJobHandlers(ctx);
   const app = express();

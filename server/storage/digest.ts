@@ -5,6 +5,8 @@
  */
 import { Transform, type TransformCallback } from "node:stream";
 import { badRequest, payloadTooLarge, type AppError } from "../errors.js";
+import { noteTransientBytes } from "../util/young-gc.js";
+import { isLentReadChunk } from "./read-buffers.js";
 import { createSha256, type StreamingSha256 } from "./sha256-offload.js";
 
 /**
@@ -27,6 +29,7 @@ export class DigestMeter extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
+    noteTransferred(chunk);
     const { maxBytes } = this.limits;
     if (maxBytes !== undefined && this.bytes > maxBytes) {
       callback(this.fail(payloadTooLarge(`content is larger than the limit of ${maxBytes} bytes`)));
@@ -92,6 +95,7 @@ export class VerifyingStream extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
+    noteTransferred(chunk);
     if (this.bytes > this.expected.size) {
       callback(this.expected.mismatch({ size: this.bytes }));
       return;
@@ -116,6 +120,11 @@ export class VerifyingStream extends Transform {
     this.hash?.release();
     callback(error);
   }
+}
+
+/** Both streams see every byte of an upload or a download: they pace the early collection of its buffers (young-gc.ts). */
+function noteTransferred(chunk: Buffer): void {
+  if (!isLentReadChunk(chunk)) noteTransientBytes(chunk.length);
 }
 
 /** Passes `chunk` on once the hash has taken it (at once, unless the hashing thread is behind). */

@@ -55,6 +55,11 @@ export class ReadBufferPool {
   }
 }
 
+/** Whether `chunk` was lent by a pool: its memory is reused, not garbage. */
+export function isLentReadChunk(chunk: Buffer): boolean {
+  return leases.has(chunk);
+}
+
 /** Hands a chunk back to the pool it was lent from, once nothing will read it again; any other buffer is ignored. */
 export function returnReadChunk(chunk: Buffer): void {
   const lease = leases.get(chunk);

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
+import { promisify } from "node:util";
 import { runInNewContext } from "node:vm";
 import { pino } from "pino";
 import { glibcMallocTrim, startMallocTrimmer, TrimSchedule } from "./malloc-trim.js";
+
+const execFileAsync = promisify(execFile);
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -106,4 +110,32 @@ test("the schedule trims only above floor + growth, never raises the floor, and 
   assert.equal(ticksUntilDue(), 2, "back to the first back-off step");
   // Memory that settles back under the bar is left alone, however many ticks pass.
   for (let i = 0; i < 100; i += 1) assert.equal(schedule.due(195 * MiB), false);
+});
+
+/**
+ * A fresh process hashes four passwords as logins do (scrypt with the parameters of
+ * auth/passwords.ts: 16 MiB each, on libuv's threads) and reports how far its RSS grew.
+ * Its own process, since the thresholds are process-wide and only act on what comes after.
+ */
+async function rssGrowthAfterPasswordHashes(fixThresholds: boolean): Promise<number> {
+  const program = `
+    import { scrypt } from "node:crypto";
+    import { promisify } from "node:util";
+    import { fixMallocThresholds } from ${JSON.stringify(new URL("./malloc-trim.ts", import.meta.url).href)};
+    if (${fixThresholds} && !fixMallocThresholds()) throw new Error("mallopt refused the thresholds");
+    const hash = (i) => promisify(scrypt)("password " + i, "salt", 32, { N: 16384, r: 8, p: 1 });
+    const before = process.memoryUsage.rss();
+    for (let i = 0; i < 4; i += 1) await hash(i);
+    await Promise.all([hash(4), hash(5)]);
+    console.log(process.memoryUsage.rss() - before);
+  `;
+  const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", program]);
+  return Number(stdout.trim());
+}
+
+test("with malloc's thresholds fixed, password hashes leave no memory behind; glibc's default keeps 16 MiB per hash thread", { skip }, async () => {
+  const [fixed, dynamic] = await Promise.all([rssGrowthAfterPasswordHashes(true), rssGrowthAfterPasswordHashes(false)]);
+  assert.ok(fixed < 4 * MiB, `fixed thresholds: RSS grew ${(fixed / MiB).toFixed(1)} MiB`);
+  // The case the fix is for, so this test fails if the scenario no longer reproduces.
+  assert.ok(dynamic >= 16 * MiB, `glibc's dynamic threshold: RSS grew ${(dynamic / MiB).toFixed(1)} MiB`);
 });

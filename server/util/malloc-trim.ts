@@ -10,6 +10,9 @@
  * binaries come as per-platform npm packages: it loads with install scripts skipped, as the
  * image's `npm ci --ignore-scripts` does).
  *
+ * `fixMallocThresholds` keeps large short-lived allocations out of malloc's heaps in the
+ * first place (see there).
+ *
  * Only where the C library is glibc; elsewhere (musl, macOS) nothing is started.
  */
 import { createRequire } from "node:module";
@@ -34,23 +37,64 @@ const DEFAULT_GROWTH_BYTES = 16 * 1024 * 1024;
 const FRUITLESS_BYTES = 1024 * 1024;
 const MAX_BACKOFF_TICKS = 12;
 
-let mallocTrim: ((pad: number) => number) | null | undefined;
+interface GlibcMalloc {
+  mallocTrim(pad: number): number;
+  mallopt(param: number, value: number): number;
+}
+
+let glibc: GlibcMalloc | null | undefined;
 
 /**
- * glibc's `malloc_trim`, or null where it cannot be bound: binding is the test, since only
- * glibc has both `libc.so.6` and `malloc_trim` (musl has neither, macOS no `libc.so.6`).
+ * glibc's malloc controls, or null where they cannot be bound: binding is the test, since
+ * only glibc has both `libc.so.6` and `malloc_trim` (musl has neither, macOS no `libc.so.6`).
  */
-export function glibcMallocTrim(): ((pad: number) => number) | null {
-  if (mallocTrim !== undefined) return mallocTrim;
-  mallocTrim = null;
-  if (process.platform !== "linux") return mallocTrim;
+function glibcMalloc(): GlibcMalloc | null {
+  if (glibc !== undefined) return glibc;
+  glibc = null;
+  if (process.platform !== "linux") return glibc;
   try {
     const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
-    mallocTrim = koffi.load("libc.so.6").func("int malloc_trim(size_t)") as (pad: number) => number;
+    const libc = koffi.load("libc.so.6");
+    glibc = {
+      mallocTrim: libc.func("int malloc_trim(size_t)") as GlibcMalloc["mallocTrim"],
+      mallopt: libc.func("int mallopt(int, int)") as GlibcMalloc["mallopt"],
+    };
   } catch {
-    // Not glibc, or no koffi binary for this platform: memory is simply not trimmed.
+    // Not glibc, or no koffi binary for this platform: malloc is left as it is.
   }
-  return mallocTrim;
+  return glibc;
+}
+
+/** glibc's `malloc_trim`, or null where it cannot be bound. */
+export function glibcMallocTrim(): ((pad: number) => number) | null {
+  return glibcMalloc()?.mallocTrim ?? null;
+}
+
+/** `mallopt` parameters, from glibc's malloc.h. */
+const M_TRIM_THRESHOLD = -1;
+const M_MMAP_THRESHOLD = -3;
+/** Allocations from this size up get their own mapping, which free() unmaps. */
+export const MMAP_THRESHOLD_BYTES = 2 * 1024 * 1024;
+/** Free memory above this at the top of a heap goes back to the system at once (glibc's own rule: twice the mmap threshold). */
+const TRIM_THRESHOLD_BYTES = 2 * MMAP_THRESHOLD_BYTES;
+
+/**
+ * Fixes malloc's mmap threshold at 2 MiB. By default glibc raises the threshold to the size
+ * of every mapped block freed, up to 32 MiB. The first password hash (scrypt takes 16 MiB
+ * for a moment) lifted it to 16 MiB, so every later hash took its 16 MiB from the heap of
+ * the thread that ran it, and that heap kept it: ~30 MiB of an idle embedded server after
+ * a few logins (docs/BENCHMARKS.md). With the threshold fixed, blocks of 2 MiB and more are mapped and
+ * unmapped on their own, while the 64 KiB and 1 MiB buffers of transfers keep coming from
+ * the heap, where they are reused without a system call. Setting the threshold turns off
+ * glibc's adjustment of the trim threshold too, so that one is set to what glibc's rule
+ * would give. Call it before the process allocates much: it only changes what comes after.
+ * Returns whether the thresholds were set.
+ */
+export function fixMallocThresholds(): boolean {
+  const malloc = glibcMalloc();
+  if (!malloc) return false;
+  // mallopt answers 1 on success.
+  return malloc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) === 1 && malloc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) === 1;
 }
 
 /**
