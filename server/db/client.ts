@@ -20,11 +20,14 @@ export type Db = PrismaClient;
 /**
  * PGlite runs PostgreSQL inside this process, so its buffers count against the server's
  * memory. PostgreSQL's defaults (128 MB shared_buffers) cost ~130 MiB of RSS for a
- * single-user embedded database that needs far less. PGlite's own flags are kept.
+ * single-user embedded database that needs far less. PGlite touches all of shared_buffers
+ * at start: 8 MB rather than 16 saved 8 MiB of an idle server, and 16 clients writing
+ * audited rows ran as fast (176–193 against 169–186 writes/s; docs/BENCHMARKS.md). Pages
+ * not in the buffers are read from the OS page cache. PGlite's own flags are kept.
  */
 const PGLITE_START_PARAMS = [
   ...PGlite.defaultStartParams,
-  ...["-c", "shared_buffers=16MB", "-c", "work_mem=4MB", "-c", "maintenance_work_mem=16MB", "-c", "temp_buffers=4MB", "-c", "wal_buffers=1MB"],
+  ...["-c", "shared_buffers=8MB", "-c", "work_mem=4MB", "-c", "maintenance_work_mem=16MB", "-c", "temp_buffers=4MB", "-c", "wal_buffers=1MB"],
 ];
 
 export interface Database {
