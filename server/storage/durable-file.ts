@@ -20,8 +20,9 @@ export interface DurableFileOptions {
 
 /**
  * Chunks queue up to this much while a write is in flight; writev then takes them all at
- * once. 2 MiB rather than 8: 1 GiB uploads measured 450–500 MB/s against 370–420, six
- * MiB less memory at the peak, and bundle builds within their noise (docs/BENCHMARKS.md).
+ * once. 2 MiB rather than 8: 1 GiB uploads measured 417–503 MB/s against 355–418, with
+ * 6–12 MiB less memory at the peak; bundle builds stayed within their noise
+ * (docs/BENCHMARKS.md, 2026-12-07).
  */
 const QUEUE_BYTES = 2 * 1024 * 1024;
 
