@@ -14,8 +14,6 @@ import path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import {
   CreateMultipartUploadCommand,
   ListMultipartUploadsCommand,
@@ -29,6 +27,7 @@ import { createBucket, startS3, testS3Client, testS3Credentials, type TestS3 } f
 import { BlobStore, blobKey, type BlobStoreOptions } from "./blob-store.js";
 import { FsDriver } from "./fs.driver.js";
 import { S3Driver } from "./s3.driver.js";
+import { v8Collector } from "../util/young-gc.js";
 
 const MiB = 1024 * 1024;
 
@@ -169,12 +168,6 @@ async function walkFiles(root: string, relative = ""): Promise<string[]> {
     else files.push(key);
   }
   return files.sort();
-}
-
-/** global.gc without --expose-gc on the command line. */
-function exposeGc(): () => void {
-  setFlagsFromString("--expose-gc");
-  return runInNewContext("gc") as () => void;
 }
 
 const sha256 = (content: Buffer) => createHash("sha256").update(content).digest("hex");
@@ -495,7 +488,7 @@ for (const harness of [fsHarness(), s3Harness()]) {
       const expected = createHash("sha256");
       // Live buffer memory, measured every 16 MiB while the producer waits. V8 frees buffers
       // in the background after a collection, so each sample is the lowest of a few reads.
-      const gc = exposeGc();
+      const gc = v8Collector()!;
       const liveBuffers = async () => {
         gc();
         let lowest = Infinity;

@@ -2,16 +2,14 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { setFlagsFromString } from "node:v8";
 import { promisify } from "node:util";
-import { runInNewContext } from "node:vm";
 import { pino } from "pino";
 import { glibcMallocTrim, startMallocTrimmer, TrimSchedule } from "./malloc-trim.js";
+import { v8Collector } from "./young-gc.js";
 
 const execFileAsync = promisify(execFile);
 
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
+const gc = v8Collector()!;
 
 const MiB = 1024 * 1024;
 const glibc = glibcMallocTrim() !== null;

@@ -74,7 +74,7 @@ export function glibcMallocTrim(): ((pad: number) => number) | null {
 const M_TRIM_THRESHOLD = -1;
 const M_MMAP_THRESHOLD = -3;
 /** Allocations from this size up get their own mapping, which free() unmaps. */
-export const MMAP_THRESHOLD_BYTES = 2 * 1024 * 1024;
+const MMAP_THRESHOLD_BYTES = 2 * 1024 * 1024;
 /** Free memory above this at the top of a heap goes back to the system at once (glibc's own rule: twice the mmap threshold). */
 const TRIM_THRESHOLD_BYTES = 2 * MMAP_THRESHOLD_BYTES;
 

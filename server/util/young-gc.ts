@@ -25,7 +25,8 @@ import vm from "node:vm";
 /** How many transient bytes pass between two collections. */
 export const COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
 
-type GcFunction = (options: { type: "minor" | "major"; execution?: "sync" | "async" }) => void;
+/** V8's `gc`: a full collection without options, a young-generation one with `{ type: "minor" }`. */
+export type GcFunction = (options?: { type: "minor" | "major"; execution?: "sync" | "async" }) => void;
 
 let collector: GcFunction | null | undefined;
 let bytesSinceCollection = 0;
@@ -34,9 +35,9 @@ let collections = 0;
 /**
  * V8's collector, or null when it cannot be had. `--expose-gc` set after start-up adds
  * `gc` to contexts created from then on, so a fresh vm context hands it over without
- * putting it on this context's global object.
+ * putting it on this context's global object. Tests that measure memory use it too.
  */
-function youngCollector(): GcFunction | null {
+export function v8Collector(): GcFunction | null {
   if (collector !== undefined) return collector;
   collector = null;
   try {
@@ -54,13 +55,13 @@ export function noteTransientBytes(bytes: number): void {
   bytesSinceCollection += bytes;
   if (bytesSinceCollection < COLLECT_EVERY_BYTES) return;
   bytesSinceCollection = 0;
-  const gc = youngCollector();
+  const gc = v8Collector();
   if (!gc) return;
   gc({ type: "minor" });
   collections += 1;
 }
 
-/** Young-generation collections this module started (for tests and benchmarks). */
+/** Young-generation collections this module started (for tests). */
 export function youngCollections(): number {
   return collections;
 }
