@@ -25,7 +25,7 @@ import pg from "pg";
 import { hashOpaqueToken, newOpaqueToken, SITE_TOKEN_PREFIX } from "../server/auth/opaque-token.js";
 import { createScratchDatabase, TEST_DATABASE_URL } from "../test/support/postgres.js";
 import { builtFerryCli, SERVER_NODE_FLAGS } from "../test/support/process.js";
-import { currentRssMiB, printTable, processCpuMs, sampleRss } from "./lib.js";
+import { currentRssMiB, load, percentile, printTable, processCpuMs, sampleRss } from "./lib.js";
 
 const SITES = Number(process.env.BENCH_SITES ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -178,31 +178,24 @@ interface Run {
 async function drive(port: number, serverPid: number, tokens: string[], databaseName: string | null): Promise<Run> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const body = JSON.stringify({ agentVersion: "0.1.0", inventory: { components: [{ name: "orders-api", version: "2.4.0" }], host: { os: "linux", cpus: 8 } } });
-  const latencies: number[] = [];
   const statuses = new Map<number, number>();
-  let next = 0;
   const stopMeter = await cpuMeter(serverPid, databaseName).start();
   const clientCpu = process.cpuUsage();
-  const until = Date.now() + SECONDS * 1000;
-  const worker = async () => {
-    while (Date.now() < until) {
-      const token = tokens[next++ % tokens.length]!;
-      const started = process.hrtime.bigint();
-      const status = await heartbeat(agent, port, token, body);
-      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+  const { calls, latencies } = await load(
+    async (n) => {
+      const status = await heartbeat(agent, port, tokens[n % tokens.length]!, body);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    },
+    { concurrency: CONCURRENCY, seconds: SECONDS },
+  );
   const cpu = await stopMeter();
   const client = process.cpuUsage(clientCpu);
   agent.destroy();
-  latencies.sort((a, b) => a - b);
-  return { heartbeats: latencies.length, latencies, statuses, serverCpuMs: cpu.server, postgresCpuMs: cpu.postgres, clientCpuMs: (client.user + client.system) / 1000 };
+  return { heartbeats: calls, latencies, statuses, serverCpuMs: cpu.server, postgresCpuMs: cpu.postgres, clientCpuMs: (client.user + client.system) / 1000 };
 }
 
 function row(what: string, run: Run): Record<string, string | number> {
-  const pct = (p: number) => run.latencies[Math.min(run.latencies.length - 1, Math.floor((p / 100) * run.latencies.length))]!.toFixed(1);
+  const pct = (p: number) => percentile(run.latencies, p).toFixed(1);
   const per = (ms: number) => (ms / run.heartbeats).toFixed(2);
   return {
     what,

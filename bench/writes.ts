@@ -18,13 +18,13 @@
  * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (3), BENCH_CONCURRENCY (16), BENCH_PROFILES (postgresql,embedded),
  * FERRY_TEST_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/test).
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { Agent } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { canonicalJson } from "../server/util/canonical-json.js";
+import { CHAIN_LOCK_KEY, eventHash } from "../server/audit/audit.service.js";
 import { createScratchDatabase, type ScratchDatabase } from "../test/support/postgres.js";
 import { startFerryProcess } from "../test/support/process.js";
 import { callLoopback, currentRssMiB, load, percentile, printTable, sampleRss, type Load } from "./lib.js";
@@ -33,8 +33,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const PROFILES = (process.env.BENCH_PROFILES ?? "postgresql,embedded").split(",") as Array<"postgresql" | "embedded">;
-/** The server's audit chain lock (server/audit/audit.service.ts). */
-const CHAIN_LOCK_KEY = 7_246_001;
 
 const rate = (run: Load) => run.calls / run.seconds;
 const timedFor = (seconds: number) => ({ concurrency: CONCURRENCY, seconds });
@@ -51,11 +49,7 @@ async function sqlBaseline(pool: pg.Pool): Promise<Load> {
       const last = (await client.query<{ hash: string }>(`SELECT hash FROM "AuditEvent" ORDER BY seq DESC LIMIT 1`)).rows[0];
       const prevHash = last?.hash ?? "0".repeat(64);
       const at = new Date();
-      const hash = createHash("sha256")
-        .update(prevHash)
-        .update("\n")
-        .update(canonicalJson([at.toISOString(), "admin", "customer.create", "customer", name, null]))
-        .digest("hex");
+      const hash = eventHash(prevHash, { at, actor: "admin", action: "customer.create", targetType: "customer", target: name, details: null });
       await client.query(
         `INSERT INTO "AuditEvent" (at, actor, action, "targetType", target, "prevHash", hash) VALUES ($1, 'admin', 'customer.create', 'customer', $2, $3, $4)`,
         [at, name, prevHash, hash],

@@ -27,7 +27,7 @@ export interface AuditVerification {
 
 const GENESIS = "0".repeat(64);
 /** Serializes writers across processes so that the chain never forks. */
-const CHAIN_LOCK_KEY = 7_246_001;
+export const CHAIN_LOCK_KEY = 7_246_001;
 
 type ChainedFields = { at: Date; actor: string; action: string; targetType: string; target: string; details: unknown };
 
@@ -37,7 +37,7 @@ function canonicalEvent(event: ChainedFields): string {
 }
 
 /** sha256(prevHash "\n" canonical event); `record` has the database compute the same. */
-function eventHash(prevHash: string, event: ChainedFields): string {
+export function eventHash(prevHash: string, event: ChainedFields): string {
   return createHash("sha256").update(prevHash).update("\n").update(canonicalEvent(event)).digest("hex");
 }
 
