@@ -10,7 +10,7 @@ import { actorName } from "../auth/actor.js";
 import { badRequest, forbidden, notFound, payloadTooLarge, validationFailed } from "../errors.js";
 import { sendBundle } from "../bundles/bundles.download.js";
 import { SiteParams } from "../sites/sites.schema.js";
-import type { AgentApiService } from "./agent-api.service.js";
+import type { AgentApiService, HandOut } from "./agent-api.service.js";
 import { AgentBundleParams, AgentDeploymentParams, AgentDownloadQuery, AgentEventsBody, HeartbeatBody, HeartbeatQuery } from "./agent-api.schema.js";
 import { importReport } from "./reports.service.js";
 import { ApplyReport } from "./reports.schema.js";
@@ -40,9 +40,10 @@ export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config
       targetType: "site",
       skippable: "a heartbeat with no work is telemetry (version, inventory, last seen); only one that hands out a deployment is audited",
     },
-    outsideTransaction: "a long poll: it waits up to FERRY_AGENT_LONG_POLL_MS for work, and a transaction held that long would hold a connection (on PGlite, the whole database)",
+    outsideTransaction:
+      "a long poll: it waits up to FERRY_AGENT_LONG_POLL_MS for work, and a transaction held that long would hold a connection (on PGlite, the whole database); the hand-out alone commits with its audit event",
     responses: { 200: "{action:{type:'deploy', deploymentId, bundle:{id, sha256, size, url}, vars, keepaliveMs}}", 204: "nothing to do" },
-    handler: async ({ body, query, actor, req }) => {
+    handler: async ({ body, query, actor, req, commit }) => {
       const siteId = siteOf(actor);
       const hold = ctx.config.FERRY_AGENT_LONG_POLL_MS;
       const waitMs = query.wait === undefined ? hold : Math.min(hold, query.wait * 1000);
@@ -53,12 +54,16 @@ export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config
         req.on("close", () => closed.abort());
         signal = closed.signal;
       }
-      const action = await agentApi.heartbeat(siteId, body, waitMs, signal);
-      return {
-        status: action ? 200 : 204,
-        body: action ? { action } : undefined,
-        audit: action ? { target: siteId, details: { deployment: action.deploymentId } } : false,
+      const handOut: HandOut = async (claim) => {
+        const claimed = await commit(async () => {
+          const action = await claim();
+          return { action, audit: action ? { target: siteId, details: { deployment: action.deploymentId } } : (false as const) };
+        });
+        return claimed.action;
       };
+      const action = await agentApi.heartbeat(siteId, body, waitMs, signal, handOut);
+      // The event of a hand-out was written with its claim, in handOut.
+      return { status: action ? 200 : 204, body: action ? { action } : undefined, audit: false };
     },
   });
 

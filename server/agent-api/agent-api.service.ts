@@ -7,7 +7,8 @@
  * id); one without holds the request open. Waiting heartbeats wake from the in-process
  * notifier when a deployment is created here, and from one shared timer per process that
  * re-checks, in batches, which waiting sites have work queued (by another server process,
- * or a bundle that became ready).
+ * or a bundle that became ready). Handing a deployment out (the claim) commits in one
+ * transaction with its audit event, opened by the route only for that moment.
  */
 import type { AppContext } from "../context.js";
 import { conflict, notFound } from "../errors.js";
@@ -32,6 +33,12 @@ export interface DeployAction {
   keepaliveMs: number;
 }
 
+/**
+ * Runs a claim in one transaction with the audit event of the action it hands out (none when
+ * it hands out nothing), and returns the claim's action. The route's `commit`.
+ */
+export type HandOut = (claim: () => Promise<DeployAction | null>) => Promise<DeployAction | null>;
+
 const RECHECK_BATCH = 1_000;
 
 export class AgentApiService {
@@ -42,11 +49,11 @@ export class AgentApiService {
     this.checkIns = new AgentCheckIns(ctx.db);
   }
 
-  async heartbeat(siteId: string, input: HeartbeatInput, waitMs: number, signal: AbortSignal): Promise<DeployAction | null> {
+  async heartbeat(siteId: string, input: HeartbeatInput, waitMs: number, signal: AbortSignal, handOut: HandOut): Promise<DeployAction | null> {
     const deadline = Date.now() + waitMs;
     let hasWork = await this.checkIns.record({ siteId, agentVersion: input.agentVersion, inventory: input.inventory });
     for (;;) {
-      const action = hasWork ? await this.nextAction(siteId, input.agentId) : null;
+      const action = hasWork ? await this.nextAction(siteId, input.agentId, handOut) : null;
       if (action) return action;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || signal.aborted) return null;
@@ -64,8 +71,9 @@ export class AgentApiService {
    * the same site token (another agent id) is not given it: of heartbeats racing through
    * any number of servers, the conditional update lets one claim it. A heartbeat without an
    * agent id (older agents) claims as `site:<site>` and is given back what that claimed.
+   * The claim runs inside `handOut`, so it is undone if its audit event cannot be written.
    */
-  async nextAction(siteId: string, agentId?: string): Promise<DeployAction | null> {
+  private async nextAction(siteId: string, agentId: string | undefined, handOut: HandOut): Promise<DeployAction | null> {
     const deployment = await this.ctx.db.deployment.findFirst({
       where: { siteId, status: { in: ["queued", "running"] }, transport: "agent" },
       orderBy: { createdAt: "asc" },
@@ -77,25 +85,27 @@ export class AgentApiService {
       return null;
     }
     if (bundle.status !== "ready" || !bundle.sha256 || bundle.size === null) return null;
+    const ready = { id: bundle.id, sha256: bundle.sha256, size: Number(bundle.size) };
     const claimer = agentId ? `site:${siteId}:${agentId}` : `site:${siteId}`;
-    if (deployment.status === "queued" && !(await this.ctx.deployments.progress.markRunning(deployment.id, claimer))) {
-      // Another heartbeat claimed it a moment ago: it is ours only if that was this agent.
-      const now = await this.ctx.db.deployment.findUnique({ where: { id: deployment.id }, select: { status: true, claimedBy: true } });
-      if (now?.status !== "running" || now.claimedBy !== claimer) return null;
-    } else if (deployment.status === "running" && deployment.claimedBy !== claimer) {
-      return null;
-    }
-    await this.ctx.deployments.progress.agentContact(deployment.id, deployment.stalledAt);
-    const variables = await this.ctx.sites.siteVariables(siteId);
-    return {
-      type: "deploy",
-      deploymentId: deployment.id,
-      kind: deployment.kind,
-      release: { product: deployment.product, version: deployment.version },
-      bundle: { id: bundle.id, sha256: bundle.sha256, size: Number(bundle.size), url: `/api/v1/agent/bundles/${bundle.id}/download` },
-      vars: { vars: { ...variables.plain, ...variables.secret }, components: {}, site: {} },
-      keepaliveMs: this.ctx.deployments.watchdog.keepaliveMs,
-    };
+    if (deployment.status === "running" && deployment.claimedBy !== claimer) return null;
+    return handOut(async () => {
+      if (deployment.status === "queued" && !(await this.ctx.deployments.progress.markRunning(deployment.id, claimer))) {
+        // Another heartbeat claimed it a moment ago: it is ours only if that was this agent.
+        const now = await this.ctx.db.deployment.findUnique({ where: { id: deployment.id }, select: { status: true, claimedBy: true } });
+        if (now?.status !== "running" || now.claimedBy !== claimer) return null;
+      }
+      await this.ctx.deployments.progress.agentContact(deployment.id, deployment.stalledAt);
+      const variables = await this.ctx.sites.siteVariables(siteId);
+      return {
+        type: "deploy",
+        deploymentId: deployment.id,
+        kind: deployment.kind,
+        release: { product: deployment.product, version: deployment.version },
+        bundle: { ...ready, url: `/api/v1/agent/bundles/${bundle.id}/download` },
+        vars: { vars: { ...variables.plain, ...variables.secret }, components: {}, site: {} },
+        keepaliveMs: this.ctx.deployments.watchdog.keepaliveMs,
+      };
+    });
   }
 
   /** Step events, log lines and status from the agent running deployment `id` (own site only). */

@@ -2,16 +2,21 @@
  * An audited change and its audit event commit together or not at all. The database itself
  * refuses the audit event here (a trigger, the way a full disk or a lost connection would
  * fail that insert), and the change it belonged to must not be left behind: no customer, no
- * bundle, no queued job. A real server on the test profile, real SQL; nothing is mocked.
+ * bundle, no queued job, no deployment claimed by an agent. A real server on the test profile, real SQL; nothing is mocked.
  *
  *   node --import tsx --test server/audit/audit-atomicity.test.ts
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BINARY, bundleWorld, type BundleWorld } from "../../test/support/bundles.js";
 import { startTestServer, type TestServer } from "../../test/support/server.js";
+import { createSite, deployHello, helloTarball, publishHello, writeHelloCatalog } from "../deployments/deployments.fixtures.js";
 
 describe("audit events commit with their change", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "ferry-audit-atomicity-"));
   let server: TestServer;
   let world: BundleWorld;
 
@@ -31,11 +36,12 @@ describe("audit events commit with their change", () => {
     (await server.call("GET", `/api/v1/audit?limit=200`, { token: server.admin.token })).body.items.filter((event: { action: string }) => event.action === action);
 
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ env: { FERRY_CATALOG_DIR: writeHelloCatalog(dir), FERRY_AGENT_RECHECK_MS: "100" } });
     world = await bundleWorld(server);
   });
   after(async () => {
     await server?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("a change whose audit event fails is rolled back, and the same request then succeeds once", async () => {
@@ -74,8 +80,8 @@ describe("audit events commit with their change", () => {
   });
 
   it("a bundle request whose audit event fails leaves no bundle and no job for a worker to find", async () => {
-    await world.upload("gateway", "9.1.0", "gateway.bin", "payload for an atomic bundle\n", BINARY);
-    await world.release("atomic", "1.0.0", [{ name: "gateway", version: "9.1.0" }]);
+    await world.upload("hello", "9.1.0", "hello-9.1.0.tar.gz", helloTarball("9.1.0"), BINARY);
+    await world.release("atomic", "1.0.0", [{ name: "hello", version: "9.1.0" }]);
     const siteId = await world.site("atomic-customer", "atomic-site");
     const jobsBefore = await server.ctx.database.prisma.job.count();
 
@@ -90,5 +96,37 @@ describe("audit events commit with their change", () => {
     assert.equal(accepted.status, 202, accepted.text);
     const ready = await world.waitReady(accepted.body.id);
     assert.equal(ready.status, "ready");
+  });
+
+  it("a heartbeat whose hand-out event fails claims nothing; the agent's next heartbeat gets the deployment, with one event", async () => {
+    const prisma = server.ctx.database.prisma;
+    await publishHello(world, "1.0.0");
+    const operator = await server.user(["operator"]);
+    const site = await createSite(server, operator, "atomic-agent-co", { name: "plant", connectivity: "agent", variables: { INSTALL_ROOT: "/srv" }, secretVariables: { HELLO_TOKEN: "atomic" } });
+    const id = await deployHello(server, operator.token, site.id, "1.0.0");
+    const heartbeat = () => server.call("POST", "/api/v1/agent/heartbeat?wait=30", { token: site.agentToken!, body: { agentVersion: "1.0.0", agentId: "agent-a", inventory: {} } });
+    const handedOut = async () => (await auditActions("agent.heartbeat")).filter((event: { target: string }) => event.target === site.id);
+
+    const allow = await refuseAuditEvents("agent.heartbeat");
+    // The long poll waits for the bundle, then claims the deployment: that claim and its event fail together.
+    const refused = await heartbeat();
+    assert.equal(refused.status, 500, refused.text);
+    const unclaimed = await prisma.deployment.findUniqueOrThrow({ where: { id } });
+    assert.equal(unclaimed.status, "queued", "a deployment handed out without its audit event must not stay claimed");
+    assert.equal(unclaimed.claimedBy, null);
+    assert.equal(unclaimed.startedAt, null);
+    assert.equal(unclaimed.lastContactAt, null);
+    assert.equal((await handedOut()).length, 0);
+    await allow();
+
+    const given = await heartbeat();
+    assert.equal(given.status, 200, given.text);
+    assert.equal(given.body.action.deploymentId, id);
+    const claimed = await prisma.deployment.findUniqueOrThrow({ where: { id } });
+    assert.equal(claimed.status, "running");
+    assert.equal(claimed.claimedBy, `site:${site.id}:agent-a`);
+    assert.deepEqual((await handedOut()).map((event: { details: { deployment: string } }) => event.details.deployment), [id]);
+    const verified = await server.call("GET", "/api/v1/audit/verify", { token: server.admin.token });
+    assert.equal(verified.body.ok, true);
   });
 });

@@ -133,7 +133,7 @@ describe("authorization matrix", () => {
   });
 
   test("every audited change runs in one transaction with its audit event, but the heartbeat", () => {
-    // The heartbeat is a long poll; its event is written after the handler, on its own.
+    // The heartbeat is a long poll: no transaction while it waits; only its hand-out commits with its event (audit-atomicity.test.ts).
     const outside = server.routes
       .filter((route) => route.audited && !["get", "head"].includes(route.method) && !route.transactional)
       .map((route) => `${route.method.toUpperCase()} ${route.path}`);

@@ -35,8 +35,10 @@ export interface HandlerInput<P, Q, B> {
   /**
    * Runs `work` (the handler's writes, returning its reply) in one transaction with the
    * route's audit event. For an audited route that reads a raw body stream: its transaction
-   * starts after the stream is stored, not before. Elsewhere the whole handler already runs
-   * in one, and this only runs `work`.
+   * starts after the stream is stored, not before. For a route outside a transaction (a long
+   * poll): around the write it hands out; it may run again while none has written an event
+   * (a claim lost to another poll writes none). Elsewhere the whole handler already runs in
+   * one, and this only runs `work`.
    */
   commit<T extends Reply>(work: () => Promise<T>): Promise<T>;
 }
@@ -226,9 +228,10 @@ export class RouteTable {
       let body: unknown = undefined;
       if (spec.body && spec.body !== "stream") body = parseOrThrow(spec.body, req.body ?? {}, "body");
       else if (!spec.body && req.body !== undefined) parseOrThrow(empty, req.body, "body");
-      const recordAudit = async (reply: Reply | void): Promise<void> => {
+      /** Writes the route's audit event for `reply`, unless it declines one; true when it wrote one. */
+      const recordAudit = async (reply: Reply | void): Promise<boolean> => {
         if (reply?.audit === false && !spec.audit?.skippable) throw new Error(`route ${route} skipped its audit event without declaring audit.skippable`);
-        if (!spec.audit || !req.actor || reply?.audit === false || (reply && (reply.status ?? 200) >= 400)) return;
+        if (!spec.audit || !req.actor || reply?.audit === false || (reply && (reply.status ?? 200) >= 400)) return false;
         await this.context.audit.record({
           actor: actorName(req.actor),
           action: spec.audit.action,
@@ -237,18 +240,20 @@ export class RouteTable {
           details: reply?.audit ? reply.audit.details : undefined,
           requestId: String(req.id),
         });
+        return true;
       };
       const transactionOptions = { onHookError: (error: unknown) => req.log?.error({ err: error }, "work after the request's transaction failed") };
       let committed = false;
+      let eventWritten = false;
       const commit = async <T extends Reply>(work: () => Promise<T>): Promise<T> => {
         if (handlerInTransaction) return work();
-        if (committed) throw new Error(`route ${route} called commit twice`);
+        if (eventWritten) throw new Error(`route ${route} called commit after its audit event was written`);
         committed = true;
         return inTransaction(
           this.context.db,
           async () => {
             const reply = await work();
-            await recordAudit(reply);
+            eventWritten = await recordAudit(reply);
             return reply;
           },
           transactionOptions,
