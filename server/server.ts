@@ -28,6 +28,7 @@ import { registerJobHandlers } from "./jobs/handlers.js";
 import { createBundlesService } from "./bundles/bundles.service.js";
 import { DeploymentsService } from "./deployments/deployments.service.js";
 import { AgentApiService } from "./agent-api/agent-api.service.js";
+import { setHeapGrowth } from "./util/heap-growth.js";
 import { fixMallocThresholds, startMallocTrimmer } from "./util/malloc-trim.js";
 
 export interface RunningServer {
@@ -79,6 +80,7 @@ export async function startServer(config: Config, options: { logger?: Logger; an
   // Before the first password hash and the first transfer (util/malloc-trim.ts).
   fixMallocThresholds();
   const ctx = await createContext(config, options.logger);
+  setHeapGrowth(ctx.database.kind);
   const admin = await ctx.auth.ensureFirstAdmin(config.FERRY_ADMIN_PASSWORD);
   if (admin.generatedPassword) {
     // Printed once, to the terminal only, never to the structured log.

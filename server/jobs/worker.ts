@@ -13,6 +13,7 @@ import { healthRoutes } from "../http/health.js";
 import { createLogger, type Logger } from "../logger.js";
 import { createContext } from "../server.js";
 import { registerJobHandlers } from "./handlers.js";
+import { setHeapGrowth } from "../util/heap-growth.js";
 import { fixMallocThresholds, startMallocTrimmer } from "../util/malloc-trim.js";
 
 export interface RunningWorker {
@@ -26,6 +27,7 @@ export async function startWorker(config: Config, logger: Logger = createLogger(
   // Before the first password hash and the first transfer (util/malloc-trim.ts).
   fixMallocThresholds();
   const ctx = await createContext(config, logger);
+  setHeapGrowth(ctx.database.kind);
   registerJobHandlers(ctx);
   const app = express();
   app.disable("x-powered-by");

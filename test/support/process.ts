@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 
 const root = path.resolve(import.meta.dirname, "../..");
 /** As in package.json `start` and docker/Dockerfile (test/docker-files.test.ts holds them equal). */
-export const SERVER_NODE_FLAGS = ["--max-semi-space-size=4", "--heap-growing-percent=100"];
+export const SERVER_NODE_FLAGS = ["--max-semi-space-size=4"];
 export const TEST_ADMIN_PASSWORD = "admin-password-for-tests";
 
 export interface FerryProcess {
