@@ -108,6 +108,19 @@ export class AuthService {
     return token;
   }
 
+  /**
+   * Whether a user, and the API token when one is named, may still act: the user exists
+   * and is not disabled, the token is theirs and neither revoked nor expired. For what was
+   * granted earlier and used later (download links).
+   */
+  async mayStillAct(who: { userId: string; tokenId?: string }): Promise<boolean> {
+    const user = await this.db.user.findUnique({ where: { id: who.userId }, select: { disabled: true } });
+    if (!user || user.disabled) return false;
+    if (who.tokenId === undefined) return true;
+    const token = await this.db.apiToken.findUnique({ where: { id: who.tokenId }, select: { userId: true, revokedAt: true, expiresAt: true } });
+    return Boolean(token && token.userId === who.userId && !token.revokedAt && (!token.expiresAt || token.expiresAt.getTime() > Date.now()));
+  }
+
   /** Resolves a bearer credential (JWT, API token or site token) to an actor, or null. */
   async actorFromBearer(credential: string): Promise<Actor | null> {
     if (credential.startsWith(SITE_TOKEN_PREFIX)) return this.actorFromSiteToken(credential);

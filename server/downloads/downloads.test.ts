@@ -2,7 +2,8 @@
  * Download links: a signed-in user asks for a link (access and existence checked then), and
  * the link alone streams the artifact or bundle (part) with Range and ETag until it expires.
  * A link names exactly one download: altered, re-signed with another key, expired, or used
- * as a bearer token elsewhere, it is refused. The access log never holds a whole ticket.
+ * as a bearer token elsewhere, it is refused; so is one whose user was disabled or whose API
+ * token was revoked since. The access log never holds a whole ticket.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -86,14 +87,14 @@ describe("artifact download links", () => {
     payload.target.filename = "other.tar.gz";
     const retargeted = `${Buffer.from(JSON.stringify(payload)).toString("base64url")}.${signature}`;
     const flipped = `${body}.${signature.slice(0, -2)}${signature.endsWith("AA") ? "BB" : "AA"}`;
-    const foreign = new DownloadTickets("not-this-server's-secret").issue({ kind: "artifact", component: "redis", version: "7.2.5-dl", filename: "redis-7.2.5.tar.gz" }, "mallory").ticket;
+    const foreign = new DownloadTickets("not-this-server's-secret").issue({ kind: "artifact", component: "redis", version: "7.2.5-dl", filename: "redis-7.2.5.tar.gz" }, "mallory", { userId: "mallory" }).ticket;
     for (const bad of [retargeted, flipped, foreign]) {
       const refused = await fetchLink(`/api/v1/downloads/${bad}`);
       assert.equal(refused.response.status, 403, bad);
       assert.equal(JSON.parse(refused.bytes.toString()).error.code, "invalid_download_link");
     }
     const past = new DownloadTickets(server.ctx.secrets.jwtSecret, 60_000, () => Date.now() - 120_000);
-    const expired = past.issue({ kind: "artifact", component: "redis", version: "7.2.5-dl", filename: "redis-7.2.5.tar.gz" }, "viewer").ticket;
+    const expired = past.issue({ kind: "artifact", component: "redis", version: "7.2.5-dl", filename: "redis-7.2.5.tar.gz" }, "viewer", { userId: "viewer" }).ticket;
     const gone = await fetchLink(`/api/v1/downloads/${expired}`);
     assert.equal(gone.response.status, 410);
     assert.equal(JSON.parse(gone.bytes.toString()).error.code, "download_link_expired");
@@ -104,6 +105,34 @@ describe("artifact download links", () => {
     assert.equal(asBearer.response.status, 401);
     const asQuery = await fetchLink(`/api/v1/artifacts/redis/7.2.5-dl/redis-7.2.5.tar.gz?ticket=${ticket}`);
     assert.ok([400, 401].includes(asQuery.response.status), String(asQuery.response.status));
+  });
+
+  test("a link stops working once the API token it was asked with is revoked, or its user is disabled", async () => {
+    const artifact = "/artifacts/redis/7.2.5-dl/redis-7.2.5.tar.gz";
+    const reader = await server.user(["viewer"]);
+    const created = await server.call("POST", "/api/v1/tokens", { token: reader.token, body: { name: "browser links", roles: ["viewer"] } });
+    assert.equal(created.status, 201, created.text);
+    const viaToken = await linkFor(artifact, created.body.token);
+    const viaSession = await linkFor(artifact, reader.token);
+    assert.equal(viaToken.status, 201, viaToken.text);
+    assert.equal(viaSession.status, 201, viaSession.text);
+    const status = async (link: string) => (await fetchLink(link, { range: "bytes=0-9" })).response.status;
+    const refusal = async (link: string) => {
+      const { response, bytes } = await fetchLink(link);
+      assert.equal(response.status, 403);
+      return JSON.parse(bytes.toString()).error.code;
+    };
+    assert.equal(await status(viaToken.body.url), 206);
+    assert.equal(await status(viaSession.body.url), 206);
+
+    assert.equal((await server.call("DELETE", `/api/v1/tokens/${created.body.id}`, { token: reader.token })).status, 204);
+    assert.equal(await refusal(viaToken.body.url), "download_link_revoked");
+    assert.equal(await status(viaSession.body.url), 206, "the user's other links are untouched");
+
+    // No route disables a user yet; an administrator does it in the database.
+    await server.ctx.database.prisma.user.update({ where: { username: reader.username }, data: { disabled: true } });
+    assert.equal(await refusal(viaSession.body.url), "download_link_revoked");
+    assert.equal(await status(url), 206, "links made for other users still work");
   });
 
   test("logs name the download but never hold a whole ticket", async () => {

@@ -5,7 +5,9 @@
  * one download (an artifact, or a bundle or one of its parts), the ticket's purpose and its
  * expiry; the key is derived from the server secret for this purpose only, so a ticket is
  * never a session token and a session token is never a ticket. Tickets are only accepted
- * by GET /downloads/:ticket, and logs show only their first characters.
+ * by GET /downloads/:ticket, and logs show only their first characters. A ticket also names
+ * the user, and the API token, it was asked for with: disabling that user or revoking that
+ * token ends the links it got at once, not when they expire.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { AppError, forbidden } from "../errors.js";
@@ -14,6 +16,12 @@ export type DownloadTarget =
   | { kind: "artifact"; component: string; version: string; filename: string }
   | { kind: "bundle"; id: string; part?: number };
 
+/** The user a link was asked for by, and the API token when it was asked for with one. */
+export interface LinkIssuer {
+  userId: string;
+  tokenId?: string;
+}
+
 interface Payload {
   use: "download";
   target: DownloadTarget;
@@ -21,6 +29,8 @@ interface Payload {
   exp: number;
   /** Who asked for the link (for the access log of the download). */
   by: string;
+  /** Checked again when the link is used. */
+  issuer: LinkIssuer;
 }
 
 export const DOWNLOAD_TICKET_PATTERN = /^[A-Za-z0-9_-]{16,3000}\.[A-Za-z0-9_-]{43}$/;
@@ -30,6 +40,8 @@ const LOGGED_CHARS = 12;
 
 export const invalidLink = () => forbidden("invalid_download_link", "this download link is not valid; ask the console for a new one");
 export const expiredLink = () => new AppError(410, "download_link_expired", "this download link has expired; ask the console for a new one");
+export const revokedLink = () =>
+  forbidden("download_link_revoked", "the account or API token this download link was made for has been disabled or revoked since");
 
 export class DownloadTickets {
   private readonly key: Buffer;
@@ -42,15 +54,15 @@ export class DownloadTickets {
     this.key = createHmac("sha256", serverSecret).update(PURPOSE).digest();
   }
 
-  issue(target: DownloadTarget, by: string): { ticket: string; expiresAt: Date } {
+  issue(target: DownloadTarget, by: string, issuer: LinkIssuer): { ticket: string; expiresAt: Date } {
     const exp = this.now() + this.ttlMs;
-    const payload: Payload = { use: "download", target, exp, by };
+    const payload: Payload = { use: "download", target, exp, by, issuer };
     const body = Buffer.from(JSON.stringify(payload)).toString("base64url");
     return { ticket: `${body}.${this.sign(body)}`, expiresAt: new Date(exp) };
   }
 
   /** The download a ticket stands for; 403 invalid_download_link or 410 download_link_expired otherwise. */
-  verify(ticket: string): { target: DownloadTarget; by: string } {
+  verify(ticket: string): { target: DownloadTarget; by: string; issuer: LinkIssuer } {
     const [body, signature] = ticket.split(".");
     if (!body || !signature || !DOWNLOAD_TICKET_PATTERN.test(ticket)) throw invalidLink();
     const expected = Buffer.from(this.sign(body), "base64url");
@@ -63,8 +75,11 @@ export class DownloadTickets {
       throw invalidLink();
     }
     if (payload?.use !== "download" || typeof payload.exp !== "number" || !payload.target) throw invalidLink();
+    // Links made before tickets named their issuer (at most ttlMs old) are refused: a new one is a click away.
+    const issuer = payload.issuer;
+    if (typeof issuer?.userId !== "string" || (issuer.tokenId !== undefined && typeof issuer.tokenId !== "string")) throw invalidLink();
     if (payload.exp <= this.now()) throw expiredLink();
-    return { target: payload.target, by: String(payload.by) };
+    return { target: payload.target, by: String(payload.by), issuer: { userId: issuer.userId, ...(issuer.tokenId ? { tokenId: issuer.tokenId } : {}) } };
   }
 
   private sign(body: string): string {
