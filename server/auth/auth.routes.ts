@@ -6,7 +6,7 @@ import { actorName, hasAnyRole } from "./actor.js";
 import { presentToken, presentUser } from "./auth.presenter.js";
 import type { Db } from "../db/client.js";
 import { AuthRepo } from "./auth.repo.js";
-import { CreateTokenBody, CreateUserBody, LoginBody, TokenListQuery, TokenParams, UserListQuery } from "./auth.schema.js";
+import { CreateTokenBody, CreateUserBody, LoginBody, TokenListQuery, TokenParams, UpdateUserBody, UserListQuery, UserParams } from "./auth.schema.js";
 import type { AuthService } from "./auth.service.js";
 
 export function authRoutes(routes: RouteTable, auth: AuthService, options: { db: Db; loginAttemptsPerMinute: number }): Router {
@@ -58,6 +58,22 @@ export function authRoutes(routes: RouteTable, auth: AuthService, options: { db:
     handler: async ({ body }) => {
       const user = await auth.createUser(body);
       return { status: 201, body: presentUser(user), audit: { target: user.username, details: { roles: user.roles } } };
+    },
+  });
+
+  routes.add(router, "", {
+    method: "patch",
+    path: "/users/:id",
+    tag: "auth",
+    summary: "Disable or enable a user, or set their roles; a disabled user's sessions, tokens and download links stop working at once",
+    access: ["admin"],
+    params: UserParams,
+    body: UpdateUserBody,
+    audit: { action: "user.update", targetType: "user" },
+    responses: { 200: "{id, username, roles, disabled, createdAt}", 404: "no such user", 409: "last_admin" },
+    handler: async ({ params, body }) => {
+      const user = await auth.updateUser(params.id, body);
+      return { body: presentUser(user), audit: { target: user.username, details: { ...body } } };
     },
   });
 

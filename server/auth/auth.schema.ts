@@ -14,6 +14,15 @@ export const CreateUserBody = z.strictObject({
   roles: z.array(Role).min(1).max(ROLES.length),
 });
 
+export const UserParams = z.strictObject({ id: z.uuid() });
+
+export const UpdateUserBody = z
+  .strictObject({
+    disabled: z.boolean().optional(),
+    roles: z.array(Role).min(1).max(ROLES.length).optional(),
+  })
+  .refine((body) => body.disabled !== undefined || body.roles !== undefined, "give disabled, roles or both");
+
 export const CreateTokenBody = z.strictObject({
   name: z.string().trim().min(1).max(100),
   roles: z.array(Role).min(1).max(ROLES.length),

@@ -58,6 +58,25 @@ export class AuthService {
     }
   }
 
+  /**
+   * Disables or enables a user, or sets their roles. A disabled user's sessions, API tokens
+   * and download links stop working at once (each is checked on use). The last enabled
+   * admin can be neither disabled nor stripped of the role: 409 last_admin. The enabled
+   * admins' rows are locked first (in one order, so two such requests cannot deadlock), so
+   * two admins demoting each other at once cannot both succeed: the second sees the
+   * first's change once it commits.
+   */
+  async updateUser(id: string, change: { disabled?: boolean; roles?: Role[] }) {
+    const user = await this.db.user.findUnique({ where: { id } });
+    if (!user) throw notFound("user", id);
+    const isAdmin = (disabled: boolean, roles: readonly string[]) => !disabled && roles.includes("admin");
+    if (isAdmin(user.disabled, user.roles) && !isAdmin(change.disabled ?? user.disabled, change.roles ?? user.roles)) {
+      const admins = await this.db.$queryRaw<Array<{ id: string }>>`SELECT id FROM "User" WHERE disabled = false AND 'admin' = ANY(roles) ORDER BY id FOR UPDATE`;
+      if (!admins.some((admin) => admin.id !== id)) throw conflict("last_admin", `${user.username} is the last enabled admin; make another user admin first`);
+    }
+    return this.db.user.update({ where: { id }, data: change });
+  }
+
   /** Creates the first admin when there are no users. Returns the generated password, if one was generated. */
   async ensureFirstAdmin(password: string | undefined): Promise<{ created: boolean; generatedPassword?: string }> {
     if ((await this.db.user.count()) > 0) return { created: false };

@@ -137,6 +137,73 @@ describe("users", () => {
   });
 });
 
+describe("disabling users and changing roles", () => {
+  const idOf = async (username: string) => (await server.ctx.db.user.findUniqueOrThrow({ where: { username } })).id;
+  const patch = (id: string, body: unknown, token = server.admin.token) => server.call("PATCH", `/api/v1/users/${id}`, { token, body });
+
+  test("a disabled user's session, API token and password stop working at once, and work again once enabled", async () => {
+    const leaver = await server.user(["ci"]);
+    const created = await server.call("POST", "/api/v1/tokens", { token: leaver.token, body: { name: "pipeline", roles: ["ci"] } });
+    assert.equal(created.status, 201, created.text);
+    const id = await idOf(leaver.username);
+
+    const disabled = await patch(id, { disabled: true });
+    assert.equal(disabled.status, 200, disabled.text);
+    assert.equal(disabled.body.disabled, true);
+    assert.equal((await server.call("GET", "/api/v1/auth/me", { token: leaver.token })).status, 401);
+    assert.equal((await server.call("GET", "/api/v1/auth/me", { token: created.body.token })).status, 401);
+    assert.equal((await server.call("GET", "/api/v1/auth/me", { headers: basic(leaver.username, leaver.password) })).status, 401);
+    assert.equal((await server.call("POST", "/api/v1/auth/login", { body: { username: leaver.username, password: leaver.password } })).status, 401);
+
+    assert.equal((await patch(id, { disabled: false })).status, 200);
+    assert.equal((await server.call("GET", "/api/v1/auth/me", { token: created.body.token })).status, 200);
+    const events = await server.call("GET", `/api/v1/audit?target=${leaver.username}`, { token: server.admin.token });
+    const updates = events.body.items.filter((event: { action: string }) => event.action === "user.update").map((event: { details: unknown }) => event.details);
+    assert.deepEqual(updates.sort((a: { disabled: boolean }, b: { disabled: boolean }) => Number(a.disabled) - Number(b.disabled)), [{ disabled: false }, { disabled: true }]);
+  });
+
+  test("new roles apply to the user's next request", async () => {
+    const user = await server.user(["viewer"]);
+    const changed = await patch(await idOf(user.username), { roles: ["dba", "viewer"] });
+    assert.equal(changed.status, 200, changed.text);
+    assert.deepEqual((await server.call("GET", "/api/v1/auth/me", { token: user.token })).body.roles, ["dba", "viewer"]);
+  });
+
+  test("the last enabled admin can be neither disabled nor demoted; of two admins disabling each other at once, one wins", async () => {
+    const adminId = await idOf("admin");
+    for (const body of [{ disabled: true }, { roles: ["viewer"] }]) {
+      const refused = await patch(adminId, body);
+      assert.equal(refused.status, 409, refused.text);
+      assert.equal(refused.body.error.code, "last_admin");
+    }
+    assert.equal((await server.call("GET", "/api/v1/auth/me", { token: server.admin.token })).status, 200, "nothing changed");
+
+    const second = await server.user(["admin"]);
+    const secondId = await idOf(second.username);
+    const raced = await Promise.all([patch(adminId, { disabled: true }, second.token), patch(secondId, { disabled: true }, server.admin.token)]);
+    assert.equal(raced.filter((reply) => reply.status === 200).length, 1, raced.map((reply) => reply.text).join("\n"));
+    const enabledAdmins = await server.ctx.db.user.count({ where: { disabled: false, roles: { has: "admin" } } });
+    assert.equal(enabledAdmins, 1);
+    // Put the fixture's admin back for the tests after this one.
+    await server.ctx.db.user.update({ where: { id: adminId }, data: { disabled: false } });
+  });
+
+  test("bad input and other roles change nothing", async () => {
+    const user = await server.user(["viewer"]);
+    const id = await idOf(user.username);
+    assert.equal((await patch(id, {})).status, 400);
+    assert.equal((await patch(id, { disabled: "yes" })).status, 400);
+    assert.equal((await patch(id, { disabled: true, password: "x" })).status, 400);
+    assert.equal((await patch(id, { roles: [] })).status, 400);
+    assert.equal((await patch(id, { roles: ["root"] })).status, 400);
+    assert.equal((await patch("not-a-uuid", { disabled: true })).status, 400);
+    assert.equal((await patch("00000000-0000-4000-8000-000000000000", { disabled: true })).status, 404);
+    assert.equal((await patch(id, { disabled: true }, user.token)).status, 403);
+    assert.equal((await server.call("GET", "/api/v1/auth/me", { token: user.token })).status, 200);
+    assert.deepEqual((await server.ctx.db.user.findUniqueOrThrow({ where: { id } })).roles, ["viewer"]);
+  });
+});
+
 describe("audit", () => {
   test("mutations are audited in a hash chain that detects tampering", async () => {
     await server.user(["dba"], "audited-dba");

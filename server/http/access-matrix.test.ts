@@ -18,6 +18,7 @@ const EXPECTED: Record<string, Access> = {
   "GET /auth/me": "authenticated",
   "POST /users": ["admin"],
   "GET /users": ["admin"],
+  "PATCH /users/:id": ["admin"],
   "POST /tokens": "authenticated",
   "GET /tokens": "authenticated",
   "DELETE /tokens/:id": "authenticated",

@@ -233,11 +233,32 @@ describe("web console", () => {
 
     await page.getByLabel("Username").fill("dana");
     await page.getByRole("button", { name: "Create user" }).click();
-    await page.getByRole("cell", { name: "dana" }).waitFor();
+    await page.getByRole("cell", { name: "dana", exact: true }).waitFor();
     await assertAccessible(page, "users page");
     await screenshot(page, "users");
     const users = await server.call("GET", "/api/v1/users", { token: server.admin.token });
     assert.ok(users.body.items.some((u: { username: string; roles: string[] }) => u.username === "dana" && u.roles.join() === "dba"));
+  });
+
+  test("an admin disables a user and enables them again; the last admin cannot be disabled", async () => {
+    const dana = page.locator('tr[data-username="dana"]');
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Disable dana" }).click();
+    await dana.getByText("disabled").waitFor();
+    const listed = async (username: string) =>
+      (await server.call("GET", "/api/v1/users", { token: server.admin.token })).body.items.find((u: { username: string }) => u.username === username);
+    assert.equal((await listed("dana")).disabled, true);
+    const login = await server.call("POST", "/api/v1/auth/login", { body: { username: "dana", password: "long-enough-password" } });
+    assert.equal(login.status, 401, "a disabled user cannot sign in");
+
+    await page.getByRole("button", { name: "Enable dana" }).click();
+    await dana.getByText("active").waitFor();
+    assert.equal((await listed("dana")).disabled, false);
+
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Disable admin" }).click();
+    await page.getByRole("alert").filter({ hasText: "last enabled admin" }).waitFor();
+    assert.equal((await listed("admin")).disabled, false);
   });
 
   test("sign out, then a viewer sees only what viewers may use", async () => {

@@ -58,6 +58,7 @@ const STATUS_TONES: Record<string, Tone> = {
   rejected: "danger",
   failed: "danger",
   revoked: "danger",
+  disabled: "danger",
   expired: "danger",
   rolled_back: "warn",
 };

@@ -1,4 +1,4 @@
-/** Users and their roles (admin only). */
+/** Users and their roles (admin only): create, disable and enable. */
 import { useState, type FormEvent } from "react";
 import { api } from "../api/client";
 import type { Page, Role, User } from "../api/types";
@@ -34,31 +34,21 @@ export function UsersPage() {
     }
   };
 
+  const setDisabled = async (user: User, disabled: boolean) => {
+    if (disabled && !window.confirm(`Disable ${user.username}? Their sessions, API tokens and download links stop working at once.`)) return;
+    try {
+      await api.patch<User>(`/users/${encodeURIComponent(user.id)}`, { disabled });
+      notify(`${disabled ? "Disabled" : "Enabled"} ${user.username}`);
+      users.reload();
+    } catch (err) {
+      notify((err as Error).message, "error");
+    }
+  };
+
   return (
     <>
       <PageHeader title="Users" description="People who sign in to Ferry. Roles decide what each may do." />
       <div className="grid-2">
-        <DataTable
-          labelledBy="users-heading"
-          header={
-            <h2 id="users-heading" style={{ padding: "16px 16px 0" }}>
-              All users
-            </h2>
-          }
-          rows={users.items}
-          rowKey={(user) => user.id}
-          loading={users.loading}
-          error={users.error}
-          empty="No users."
-          paging={{ kind: "more", list: users, noun: "users" }}
-          columns={[
-            { header: "Username", cell: (user) => user.username },
-            { header: "Roles", cell: (user) => <RoleBadges roles={user.roles} /> },
-            { header: "Status", cell: (user) => <StatusBadge status={user.disabled ? "disabled" : "active"} /> },
-            { header: "Created", cell: (user) => formatDate(user.createdAt) },
-          ]}
-        />
-
         <form className="card" onSubmit={create} aria-labelledby="new-user-heading">
           <h2 id="new-user-heading">New user</h2>
           <ErrorAlert error={error} />
@@ -88,6 +78,42 @@ export function UsersPage() {
           </button>
         </form>
       </div>
+
+      <DataTable
+        labelledBy="users-heading"
+        header={
+          <h2 id="users-heading" style={{ padding: "16px 16px 0" }}>
+            All users
+          </h2>
+        }
+        rows={users.items}
+        rowKey={(user) => user.id}
+        rowProps={(user) => ({ "data-username": user.username })}
+        loading={users.loading}
+        error={users.error}
+        empty="No users."
+        paging={{ kind: "more", list: users, noun: "users" }}
+        columns={[
+          { header: "Username", cell: (user) => user.username },
+          { header: "Roles", cell: (user) => <RoleBadges roles={user.roles} /> },
+          { header: "Status", cell: (user) => <StatusBadge status={user.disabled ? "disabled" : "active"} /> },
+          { header: "Created", cell: (user) => formatDate(user.createdAt) },
+          {
+            header: "Actions",
+            hiddenHeader: true,
+            cell: (user) =>
+              user.disabled ? (
+                <button type="button" className="btn small" onClick={() => setDisabled(user, false)} aria-label={`Enable ${user.username}`}>
+                  Enable
+                </button>
+              ) : (
+                <button type="button" className="btn danger small" onClick={() => setDisabled(user, true)} aria-label={`Disable ${user.username}`}>
+                  Disable
+                </button>
+              ),
+          },
+        ]}
+      />
     </>
   );
 }
