@@ -76,11 +76,20 @@ export async function createContext(config: Config, logger: Logger = createLogge
   return { ...withBundles, deployments, agentApi: new AgentApiService({ ...withBundles, deployments }) };
 }
 
-export async function startServer(config: Config, options: { logger?: Logger; announce?: (line: string) => void } = {}): Promise<RunningServer> {
-  // Before the first password hash and the first transfer (util/malloc-trim.ts).
+/**
+ * The context of a long-running server or worker process, with its memory settings:
+ * malloc's thresholds fixed before the first password hash and the first transfer
+ * (util/malloc-trim.ts), V8's heap growth set once the database is known (util/heap-growth.ts).
+ */
+export async function createProcessContext(config: Config, logger?: Logger): Promise<AppContext> {
   fixMallocThresholds();
-  const ctx = await createContext(config, options.logger);
+  const ctx = await createContext(config, logger);
   setHeapGrowth(ctx.database.kind);
+  return ctx;
+}
+
+export async function startServer(config: Config, options: { logger?: Logger; announce?: (line: string) => void } = {}): Promise<RunningServer> {
+  const ctx = await createProcessContext(config, options.logger);
   const admin = await ctx.auth.ensureFirstAdmin(config.FERRY_ADMIN_PASSWORD);
   if (admin.generatedPassword) {
     // Printed once, to the terminal only, never to the structured log.

@@ -11,10 +11,9 @@ import type { Config } from "../config.js";
 import type { AppContext } from "../context.js";
 import { healthRoutes } from "../http/health.js";
 import { createLogger, type Logger } from "../logger.js";
-import { createContext } from "../server.js";
+import { createProcessContext } from "../server.js";
 import { registerJobHandlers } from "./handlers.js";
-import { setHeapGrowth } from "../util/heap-growth.js";
-import { fixMallocThresholds, startMallocTrimmer } from "../util/malloc-trim.js";
+import { startMallocTrimmer } from "../util/malloc-trim.js";
 
 export interface RunningWorker {
   ctx: AppContext;
@@ -24,10 +23,7 @@ export interface RunningWorker {
 
 /** Starts a worker in this process (tests use it directly; the CLI adds signal handling). */
 export async function startWorker(config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Promise<RunningWorker> {
-  // Before the first password hash and the first transfer (util/malloc-trim.ts).
-  fixMallocThresholds();
-  const ctx = await createContext(config, logger);
-  setHeapGrowth(ctx.database.kind);
+  const ctx = await createProcessContext(config, logger);
   registerJobHandlers(ctx);
   const app = express();
   app.disable("x-powered-by");
