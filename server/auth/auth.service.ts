@@ -19,6 +19,11 @@ export interface AuthSettings {
   jwtTtlHours: number;
 }
 
+/** Whether an API token still authenticates: not revoked, not expired, its owner not disabled. */
+function tokenIsLive(token: { revokedAt: Date | null; expiresAt: Date | null; user: { disabled: boolean } }): boolean {
+  return !token.revokedAt && !token.user.disabled && (!token.expiresAt || token.expiresAt.getTime() > Date.now());
+}
+
 function asRoles(values: string[]): Role[] {
   return values.filter((value): value is Role => (ROLES as readonly string[]).includes(value));
 }
@@ -133,11 +138,12 @@ export class AuthService {
    * granted earlier and used later (download links).
    */
   async mayStillAct(who: { userId: string; tokenId?: string }): Promise<boolean> {
-    const user = await this.db.user.findUnique({ where: { id: who.userId }, select: { disabled: true } });
-    if (!user || user.disabled) return false;
-    if (who.tokenId === undefined) return true;
-    const token = await this.db.apiToken.findUnique({ where: { id: who.tokenId }, select: { userId: true, revokedAt: true, expiresAt: true } });
-    return Boolean(token && token.userId === who.userId && !token.revokedAt && (!token.expiresAt || token.expiresAt.getTime() > Date.now()));
+    if (who.tokenId === undefined) {
+      const user = await this.db.user.findUnique({ where: { id: who.userId }, select: { disabled: true } });
+      return Boolean(user && !user.disabled);
+    }
+    const token = await this.db.apiToken.findUnique({ where: { id: who.tokenId }, include: { user: { select: { disabled: true } } } });
+    return Boolean(token && token.userId === who.userId && tokenIsLive(token));
   }
 
   /** Resolves a bearer credential (JWT, API token or site token) to an actor, or null. */
@@ -165,8 +171,7 @@ export class AuthService {
 
   private async actorFromApiToken(secret: string): Promise<Actor | null> {
     const token = await this.db.apiToken.findUnique({ where: { tokenHash: hashOpaqueToken(secret) }, include: { user: true } });
-    if (!token || token.revokedAt || token.user.disabled) return null;
-    if (token.expiresAt && token.expiresAt.getTime() <= Date.now()) return null;
+    if (!token || !tokenIsLive(token)) return null;
     if (!token.lastUsedAt || Date.now() - token.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       await this.db.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: new Date() } });
     }
