@@ -7,16 +7,16 @@
  *   node --import tsx --test server/util/heap-growth.test.ts
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
+import { freshProcessOutput } from "../../test/support/fresh-process.js";
 import { heapGrowthFromCommandLine } from "./heap-growth.js";
 
 const moduleUrl = pathToFileURL(path.join(import.meta.dirname, "heap-growth.ts")).href;
 
 /** The child's peak used heap in MiB, and what setHeapGrowth returned there ("unset" when not called). */
-function churn(options: { database?: "postgresql" | "pglite"; nodeFlags?: string[] }): { peakMiB: number; set: number | null | "unset" } {
+async function churn(options: { database?: "postgresql" | "pglite"; nodeFlags?: string[] }): Promise<{ peakMiB: number; set: number | null | "unset" }> {
   const program = `
     import v8 from "node:v8";
     import { setHeapGrowth } from ${JSON.stringify(moduleUrl)};
@@ -32,8 +32,7 @@ function churn(options: { database?: "postgresql" | "pglite"; nodeFlags?: string
     }
     console.log(JSON.stringify({ peakMiB: peak / MiB, set, live: live.length }));
   `;
-  const args = ["--max-semi-space-size=4", ...(options.nodeFlags ?? []), "--import", "tsx", "--input-type=module", "-e", program];
-  return JSON.parse(execFileSync(process.execPath, args, { encoding: "utf8" }));
+  return JSON.parse(await freshProcessOutput(program, ["--max-semi-space-size=4", ...(options.nodeFlags ?? [])]));
 }
 
 describe("heap growth", () => {
@@ -44,11 +43,12 @@ describe("heap growth", () => {
     assert.equal(heapGrowthFromCommandLine([]), false);
   });
 
-  it("set at run time, it bounds the heap; a factor on the command line wins", () => {
-    const unset = churn({});
-    const embedded = churn({ database: "pglite" });
-    const postgres = churn({ database: "postgresql" });
-    const commandLine = churn({ database: "pglite", nodeFlags: ["--heap-growing-percent=300"] });
+  it("set at run time, it bounds the heap; a factor on the command line wins", async () => {
+    // One at a time, so that no run's peak depends on another's load.
+    const unset = await churn({});
+    const embedded = await churn({ database: "pglite" });
+    const postgres = await churn({ database: "postgresql" });
+    const commandLine = await churn({ database: "pglite", nodeFlags: ["--heap-growing-percent=300"] });
     const peaks = `peaks: V8's own choice ${unset.peakMiB.toFixed(0)} MiB, embedded ${embedded.peakMiB.toFixed(0)}, PostgreSQL ${postgres.peakMiB.toFixed(0)}, command line 300% ${commandLine.peakMiB.toFixed(0)}`;
     assert.equal(embedded.set, 50);
     assert.equal(postgres.set, 100);

@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { promisify } from "node:util";
 import { pino } from "pino";
 import { glibcMallocTrim, startMallocTrimmer, TrimSchedule } from "./malloc-trim.js";
 import { v8Collector } from "./young-gc.js";
-
-const execFileAsync = promisify(execFile);
+import { freshProcessOutput } from "../../test/support/fresh-process.js";
 
 const gc = v8Collector()!;
 
@@ -127,8 +124,7 @@ async function rssGrowthAfterPasswordHashes(fixThresholds: boolean): Promise<num
     await Promise.all([hash(4), hash(5)]);
     console.log(process.memoryUsage.rss() - before);
   `;
-  const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", program]);
-  return Number(stdout.trim());
+  return Number(await freshProcessOutput(program));
 }
 
 test("with malloc's thresholds fixed, password hashes leave no memory behind; glibc's default keeps 16 MiB per hash thread", { skip }, async () => {
