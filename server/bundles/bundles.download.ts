@@ -7,7 +7,7 @@ import { pipeline } from "node:stream/promises";
 import type { Request, Response } from "express";
 import type { Bundle } from "../generated/prisma/client.js";
 import { badRequest, notFound } from "../errors.js";
-import { sendBlob } from "../http/send-blob.js";
+import { downloadBuffers, responseWriter, sendBlob } from "../http/send-blob.js";
 import type { BlobStore } from "../storage/blob-store.js";
 import type { BundlePart } from "./bundles.output.js";
 
@@ -47,11 +47,12 @@ export async function sendBundle(blobs: BlobStore, req: Request, res: Response, 
   res.on("close", () => controller.abort());
   // One pipeline over all parts in order: a pipeline per part with `end: false` left its
   // listeners on the response until it closed (eleven parts warned of a listener leak).
+  const buffers = downloadBuffers(Number(bundle.size));
   const concatenated = async function* () {
-    for (const p of parts) yield* await blobs.open(p.sha256, { signal: controller.signal });
+    for (const p of parts) yield* await blobs.open(p.sha256, { signal: controller.signal, buffers });
   };
   try {
-    await pipeline(concatenated, res);
+    await pipeline(concatenated, responseWriter(res));
   } catch (error) {
     if (controller.signal.aborted) return;
     res.destroy();

@@ -3,10 +3,12 @@
  * sha256), X-Checksum-Sha256, Accept-Ranges, single byte ranges (206/416), If-None-Match
  * (304) and If-Range. Used for artifacts, blobs by digest and bundles.
  */
+import { finished, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Request, Response } from "express";
 import { rangeNotSatisfiable } from "../errors.js";
 import type { BlobStore } from "../storage/blob-store.js";
+import { READ_BUFFER_BYTES, ReadBufferPool, returnReadChunk } from "../storage/read-buffers.js";
 
 export interface BlobDescription {
   sha256: string;
@@ -72,9 +74,10 @@ export async function sendBlob(blobs: BlobStore, req: Request, res: Response, bl
   }
   const controller = new AbortController();
   res.on("close", () => controller.abort());
-  const stream = await blobs.open(blob.sha256, { range: range ?? undefined, signal: controller.signal });
+  const length = range ? range.end - range.start + 1 : size;
+  const stream = await blobs.open(blob.sha256, { range: range ?? undefined, signal: controller.signal, buffers: downloadBuffers(length) });
   try {
-    await pipeline(stream, res);
+    await pipeline(stream, responseWriter(res));
   } catch (error) {
     // The client went away: nothing to report. Anything else (a checksum failure while
     // streaming) cuts the response so the client never mistakes it for a complete file.
@@ -82,4 +85,50 @@ export async function sendBlob(blobs: BlobStore, req: Request, res: Response, bl
     res.destroy();
     throw error;
   }
+}
+
+/** Below this, a download takes one or two reads: reused buffers would save nothing. */
+const POOLED_DOWNLOAD_MIN_BYTES = 2 * READ_BUFFER_BYTES;
+
+/**
+ * Read buffers for one download of `length` bytes, or none for a small one. A large download
+ * reads into the same few buffers from start to end (read-buffers.ts), and responseWriter
+ * hands each back once the socket has taken it. With a fresh 1 MiB buffer per read instead,
+ * a 1 GiB download made 1 GiB of garbage that V8 counts as external memory: young
+ * collections every 8 MiB, full collections over the server's whole heap, and page faults
+ * on memory malloc had just given back (docs/BENCHMARKS.md).
+ */
+export function downloadBuffers(length: number): ReadBufferPool | undefined {
+  return length >= POOLED_DOWNLOAD_MIN_BYTES ? new ReadBufferPool() : undefined;
+}
+
+/**
+ * The writing end of a download. Each chunk goes to the response as it is; a chunk read into
+ * a pooled buffer goes back to its pool from the response's write callback, when the socket
+ * has taken its bytes. (Piping into the response gives no such moment.) It fails, as piping
+ * into the response would, when the connection closes before the response is complete.
+ */
+export function responseWriter(res: Response): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      if (res.write(chunk, () => returnReadChunk(chunk))) done();
+      else whenDrained(res, done);
+    },
+    final(done) {
+      res.end();
+      finished(res, (error) => done(error));
+    },
+  });
+}
+
+function whenDrained(res: Response, done: (error?: Error) => void): void {
+  const settle = (error?: Error) => {
+    res.off("drain", onDrain);
+    res.off("close", onClose);
+    done(error);
+  };
+  const onDrain = () => settle();
+  const onClose = () => settle(new Error("the connection closed before the download was complete"));
+  res.on("drain", onDrain);
+  res.on("close", onClose);
 }

@@ -1,21 +1,22 @@
 /**
- * Read buffers reused across the blob reads of one long job (a bundle build reads
- * gigabytes). A fresh 1 MiB buffer per read is, to V8, external memory that only a full
+ * Read buffers reused across the blob reads of one long job: a bundle build, or one large
+ * download. A fresh 1 MiB buffer per read is, to V8, external memory that only a full
  * garbage collection frees once the buffer has outlived a young-generation collection:
  * a 2 GiB build then ran 70+ back-to-back Mark-Compacts in a worker (docs/BENCHMARKS.md)
  * and left the process holding tens of MiB of freed buffers.
  *
  * A chunk read into a pooled buffer is lent out as one exact Buffer object. The writer
- * that finally puts chunks on disk (DurableFileWriter) hands each one back with
- * `returnReadChunk` once its write has completed; by then every hash on the way has copied
- * it (they finish taking a chunk before passing it on). A stage that copies, slices or
- * concatenates chunks passes on other objects, which are never handed back: the pool then
- * allocates a new buffer, so a chunk that is not returned costs memory, never correctness.
+ * that finally puts chunks on disk (DurableFileWriter) or on a socket (send-blob.ts
+ * `responseWriter`) hands each one back with `returnReadChunk` once its write has
+ * completed; by then every hash on the way has copied it (they finish taking a chunk
+ * before passing it on). A stage that copies, slices or concatenates chunks passes on
+ * other objects, which are never handed back: the pool then allocates a new buffer, so a
+ * chunk that is not returned costs memory, never correctness.
  * The one rule: a lent chunk goes to a single writer (no tee), since the first to return
  * it lets the pool reuse it.
  */
 
-const DEFAULT_BUFFER_BYTES = 1024 * 1024;
+export const READ_BUFFER_BYTES = 1024 * 1024;
 /** More free buffers than a pipeline holds in flight is memory nobody reads into. */
 const MAX_FREE = 32;
 
@@ -26,19 +27,22 @@ interface Lease {
 
 /** Chunks lent out and not yet returned, by the exact object handed out. */
 const leases = new WeakMap<Buffer, Lease>();
+/** Buffers allocated by every pool of the process (for tests and diagnostics). */
+let allocatedInProcess = 0;
 
 export class ReadBufferPool {
   private readonly free: Buffer[] = [];
   /** Buffers this pool allocated (for tests and logs). */
   allocated = 0;
 
-  constructor(readonly bufferBytes = DEFAULT_BUFFER_BYTES) {}
+  constructor(readonly bufferBytes = READ_BUFFER_BYTES) {}
 
   /** A buffer to read into: a returned one when there is one, else a new one. */
   take(): Buffer {
     const reused = this.free.pop();
     if (reused) return reused;
     this.allocated += 1;
+    allocatedInProcess += 1;
     return Buffer.allocUnsafeSlow(this.bufferBytes);
   }
 
@@ -53,6 +57,11 @@ export class ReadBufferPool {
   giveBack(buffer: Buffer): void {
     if (this.free.length < MAX_FREE) this.free.push(buffer);
   }
+}
+
+/** Read buffers allocated so far by all pools together. */
+export function readBuffersAllocated(): number {
+  return allocatedInProcess;
 }
 
 /** Whether `chunk` was lent by a pool: its memory is reused, not garbage. */

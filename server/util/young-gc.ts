@@ -12,8 +12,8 @@
  * So the streams that see every byte of a transfer (`DigestMeter`, `VerifyingStream`)
  * report the bytes they pass, and after every COLLECT_EVERY_BYTES this module runs a
  * young-generation collection itself. A scavenge with few survivors took 0.5–1 ms here,
- * 128 of them per GiB. Chunks in reused read buffers (bundle builds, read-buffers.ts) are not
- * garbage and are not reported.
+ * 128 of them per GiB. Chunks in reused read buffers (bundle builds and large downloads,
+ * read-buffers.ts) are not garbage and are not reported.
  *
  * The collector is reached through V8's `gc` extension. It is enabled at run time, so it
  * works however the process was started. Where it cannot be enabled, nothing is collected
