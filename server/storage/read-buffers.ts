@@ -8,12 +8,12 @@
  * A chunk read into a pooled buffer is lent out as one exact Buffer object. The writer
  * that finally puts chunks on disk (DurableFileWriter) or on a socket (send-blob.ts
  * `responseWriter`) hands each one back with `returnReadChunk` once its write has
- * completed; by then every hash on the way has copied it (they finish taking a chunk
- * before passing it on). A stage that copies, slices or concatenates chunks passes on
- * other objects, which are never handed back: the pool then allocates a new buffer, so a
- * chunk that is not returned costs memory, never correctness.
- * The one rule: a lent chunk goes to a single writer (no tee), since the first to return
- * it lets the pool reuse it.
+ * completed. A hash on the way either copies the chunk before passing it on or, hashing it
+ * in place on another thread, holds it (`holdReadChunk`) until it is done. A stage that
+ * copies, slices or concatenates chunks passes on other objects, which are never handed
+ * back: the pool then allocates a new buffer, so a chunk that is not returned costs
+ * memory, never correctness. The one rule: a lent chunk goes to a single writer (no tee),
+ * since its return lets the pool reuse it.
  */
 
 export const READ_BUFFER_BYTES = 1024 * 1024;
@@ -23,6 +23,10 @@ const MAX_FREE = 32;
 interface Lease {
   pool: ReadBufferPool;
   buffer: Buffer;
+  /** Whether the writer has handed the chunk back. */
+  returned: boolean;
+  /** Readers still using the chunk where it is (a hashing thread): see holdReadChunk. */
+  holds: number;
 }
 
 /** Chunks lent out and not yet returned, by the exact object handed out. */
@@ -43,13 +47,14 @@ export class ReadBufferPool {
     if (reused) return reused;
     this.allocated += 1;
     allocatedInProcess += 1;
-    return Buffer.allocUnsafeSlow(this.bufferBytes);
+    // Shared memory, so that a hashing thread can read a chunk where it is (sha256-offload.ts).
+    return Buffer.from(new SharedArrayBuffer(this.bufferBytes));
   }
 
   /** The first `length` bytes of `buffer` as a chunk to pass on; returning it frees `buffer` for reuse. */
   lend(buffer: Buffer, length: number): Buffer {
     const chunk = buffer.subarray(0, length);
-    leases.set(chunk, { pool: this, buffer });
+    leases.set(chunk, { pool: this, buffer, returned: false, holds: 0 });
     return chunk;
   }
 
@@ -69,10 +74,38 @@ export function isLentReadChunk(chunk: Buffer): boolean {
   return leases.has(chunk);
 }
 
-/** Hands a chunk back to the pool it was lent from, once nothing will read it again; any other buffer is ignored. */
+/**
+ * Hands a chunk back to the pool it was lent from, once the writer will not read it again;
+ * any other buffer is ignored, and so is a second return. The buffer is reused once every
+ * hold on the chunk has been released too.
+ */
 export function returnReadChunk(chunk: Buffer): void {
   const lease = leases.get(chunk);
-  if (!lease) return;
+  if (!lease || lease.returned) return;
+  lease.returned = true;
+  reuseWhenFree(chunk, lease);
+}
+
+/**
+ * Keeps a lent chunk's buffer from being reused, beyond its return, until the function this
+ * answers is called: for a reader that goes on using the chunk where it is after passing it
+ * on (a hashing thread). Undefined for a chunk no pool lent.
+ */
+export function holdReadChunk(chunk: Buffer): (() => void) | undefined {
+  const lease = leases.get(chunk);
+  if (!lease) return undefined;
+  lease.holds += 1;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    lease.holds -= 1;
+    reuseWhenFree(chunk, lease);
+  };
+}
+
+function reuseWhenFree(chunk: Buffer, lease: Lease): void {
+  if (!lease.returned || lease.holds > 0) return;
   leases.delete(chunk);
   lease.pool.giveBack(lease.buffer);
 }

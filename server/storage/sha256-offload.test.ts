@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomFillSync } from "node:crypto";
 import { test } from "node:test";
+import { ReadBufferPool, returnReadChunk } from "./read-buffers.js";
 import { createSha256, offloadedSessions } from "./sha256-offload.js";
 
 const reference = (chunks: Buffer[]) => {
@@ -60,4 +61,31 @@ test("a released session gives its ring back once the thread is done with it", a
   assert.equal(offloadedSessions(), 0);
   const chunks = chunksOf(9 * 1024 * 1024, 2);
   assert.equal(await digestOf(chunks), reference(chunks));
+});
+
+test("pooled chunks are hashed where they are, and their buffers are not reused before the thread is done", async () => {
+  const pool = new ReadBufferPool();
+  const hash = createSha256();
+  const sent: Buffer[] = [];
+  let reusedEarly = 0;
+  for (let i = 0; i < 48; i++) {
+    const buffer = pool.take();
+    randomFillSync(buffer);
+    const chunk = pool.lend(buffer, i === 47 ? 1000 : buffer.length);
+    sent.push(Buffer.from(chunk));
+    await hash.update(chunk);
+    // The writer is done with the chunk at once; the hashing thread may not be.
+    returnReadChunk(chunk);
+    // Whatever the pool hands out next is overwritten at once: if that were the chunk's
+    // buffer while the thread still had to read it, the digest would be wrong.
+    const next = pool.take();
+    if (next === buffer) reusedEarly += 1;
+    next.fill(0);
+    pool.giveBack(next);
+    // As a stream would between reads: the thread's answers come in.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(await hash.digest(), reference(sent));
+  assert.ok(pool.allocated > 1, `buffers held by the thread were not handed out again (${pool.allocated} allocated, ${reusedEarly} reused at once)`);
+  assert.ok(pool.allocated <= 8, `the thread's holds are released as it hashes (${pool.allocated} buffers for 48 chunks)`);
 });

@@ -5,6 +5,8 @@
  * the largest cost of a transfer: about 0.9 s per GiB here, during which the loop cannot
  * read the disk or write the socket. A large stream's bytes are copied into a ring buffer
  * shared with a hashing thread instead, so hashing runs beside the I/O on another core.
+ * A chunk read into a pooled read buffer (read-buffers.ts, shared memory) is not copied:
+ * the thread hashes it where it is, and holds it until then.
  *
  * Small or size-unknown-but-short content is not worth a thread hop, and each ring costs
  * memory, so `createSha256` hashes inline when the content is known to be small or every
@@ -13,6 +15,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { holdReadChunk } from "./read-buffers.js";
 
 /** An incremental SHA-256. `update` may wait (backpressure) when the hashing thread is behind. */
 export interface StreamingSha256 {
@@ -90,12 +93,20 @@ class RingPool {
   }
 }
 
-type WorkerReply = { session: number; digest?: string; error?: string };
+/** A span hashed in place (`spanHashed`), or a session's one final reply. */
+type WorkerReply = { session: number; spanHashed?: true; digest?: string; error?: string };
+
+interface SessionWaiter {
+  resolve(digest: string | undefined): void;
+  reject(error: Error): void;
+  /** The thread is done with the oldest span it was given to hash in place. */
+  spanHashed(): void;
+}
 
 /** One hashing thread, started on first use and kept idle (unref'd) afterwards. */
 class Hasher {
   private worker: Worker | undefined;
-  private readonly waiting = new Map<number, { resolve(digest: string | undefined): void; reject(error: Error): void }>();
+  private readonly waiting = new Map<number, SessionWaiter>();
   sessions = 0;
 
   post(message: unknown): void {
@@ -106,11 +117,11 @@ class Hasher {
    * The session's one reply: its digest, or undefined once a dropped session is done with
    * its ring. It rejects if the thread fails, which also wakes a writer waiting for room.
    */
-  expectReply(session: number): Promise<string | undefined> {
+  expectReply(session: number, spanHashed: () => void): Promise<string | undefined> {
     const worker = this.started();
     // Referenced while a reply is owed, so a process awaiting a digest does not exit under it.
     if (this.waiting.size === 0) worker.ref();
-    const reply = new Promise<string | undefined>((resolve, reject) => this.waiting.set(session, { resolve, reject }));
+    const reply = new Promise<string | undefined>((resolve, reject) => this.waiting.set(session, { resolve, reject, spanHashed }));
     reply.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
     return reply;
   }
@@ -121,6 +132,10 @@ class Hasher {
     worker.on("message", (reply: WorkerReply) => {
       const waiter = this.waiting.get(reply.session);
       if (!waiter) return;
+      if (reply.spanHashed) {
+        waiter.spanHashed();
+        return;
+      }
       this.waiting.delete(reply.session);
       if (this.waiting.size === 0) worker.unref();
       if (reply.error !== undefined) waiter.reject(new Error(`hashing thread: ${reply.error}`));
@@ -173,6 +188,8 @@ class OffloadedSha256 implements StreamingSha256 {
   private written = 0;
   private posted = 0;
   private finished = false;
+  /** Releases of the chunks given to the thread to hash in place, oldest first. */
+  private readonly held: Array<() => void> = [];
 
   constructor(
     private readonly ring: Ring,
@@ -180,7 +197,8 @@ class OffloadedSha256 implements StreamingSha256 {
   ) {
     this.bytes = new Uint8Array(ring.data);
     hasher.sessions += 1;
-    this.reply = hasher.expectReply(this.session);
+    // After a thread failure the held chunks are never released: their buffers are not reused.
+    this.reply = hasher.expectReply(this.session, () => this.held.shift()?.());
     hasher.post({ type: "open", session: this.session, data: ring.data, counters: ring.counters });
     // The thread answers a session only after every span posted before, so once the reply
     // is in the ring is no longer read and may serve the next session. After a thread
@@ -192,12 +210,16 @@ class OffloadedSha256 implements StreamingSha256 {
   }
 
   async update(chunk: Buffer): Promise<void> {
+    if (chunk.buffer instanceof SharedArrayBuffer && chunk.length <= RING_BYTES) {
+      const release = holdReadChunk(chunk);
+      if (release) return this.hashInPlace(chunk, release);
+    }
     let offset = 0;
     while (offset < chunk.length) {
       const room = RING_BYTES - this.unhashed();
       if (room === 0) {
         this.flushBatch();
-        await this.waitForRoom();
+        await this.waitForRoom(1);
         continue;
       }
       const at = this.written % RING_BYTES >>> 0;
@@ -207,6 +229,26 @@ class OffloadedSha256 implements StreamingSha256 {
       this.written = (this.written + take) >>> 0;
       if (((this.written - this.posted) >>> 0) >= POST_BATCH_BYTES) this.flushBatch();
     }
+  }
+
+  /**
+   * Has the thread hash a pooled chunk where it is, in order with the ring's bytes. Its bytes
+   * count against the ring's room as if copied, so the reader runs no further ahead of the
+   * thread than with copies (RING_BYTES), and the ring's offsets stay consistent: ring bytes
+   * go at `written`, and in-place spans only advance it.
+   */
+  private async hashInPlace(chunk: Buffer, release: () => void): Promise<void> {
+    try {
+      this.flushBatch();
+      await this.waitForRoom(chunk.length);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    this.written = (this.written + chunk.length) >>> 0;
+    this.posted = this.written;
+    this.held.push(release);
+    this.hasher.post({ type: "hash-shared", session: this.session, data: chunk.buffer, start: chunk.byteOffset, length: chunk.length });
   }
 
   async digest(): Promise<string> {
@@ -239,20 +281,24 @@ class OffloadedSha256 implements StreamingSha256 {
     this.posted = this.written;
   }
 
-  /** Until the thread has hashed something more, or failed (then the reply's rejection surfaces here). */
-  private async waitForRoom(): Promise<void> {
-    const seen = Atomics.load(this.ring.counters, HASHED);
-    if (RING_BYTES - this.unhashed() > 0) return;
-    const wait = waitAsync(this.ring.counters, HASHED, seen);
-    if (!wait.async) return;
-    await Promise.race([wait.value, this.reply.then(() => Promise.reject(new Error("hashing thread answered a session still being written")))]);
+  /** Until the ring has room for `bytes`, or the thread failed (then the reply's rejection surfaces here). */
+  private async waitForRoom(bytes: number): Promise<void> {
+    for (;;) {
+      const seen = Atomics.load(this.ring.counters, HASHED);
+      if (RING_BYTES - this.unhashed() >= bytes) return;
+      const wait = waitAsync(this.ring.counters, HASHED, seen);
+      if (wait.async) {
+        await Promise.race([wait.value, this.reply.then(() => Promise.reject(new Error("hashing thread answered a session still being written")))]);
+      }
+    }
   }
 }
 
 /**
  * The hashing thread. Plain JavaScript evaluated as a worker (no file to resolve, so it
  * works the same from TypeScript sources and from a bundle). Messages of one session arrive
- * in order; a `hash` message names a span of the ring, which may wrap around its end.
+ * in order; a `hash` message names a span of the ring, which may wrap around its end, and a
+ * `hash-shared` one a span of a pooled read buffer, answered once it is hashed.
  */
 const HASH_THREAD_SOURCE = `
 const { parentPort } = require("node:worker_threads");
@@ -274,6 +320,11 @@ parentPort.on("message", (message) => {
       if (first < message.length) state.hash.update(state.data.subarray(0, message.length - first));
       Atomics.add(state.counters, 0, message.length);
       Atomics.notify(state.counters, 0);
+    } else if (type === "hash-shared") {
+      state.hash.update(new Uint8Array(message.data, message.start, message.length));
+      Atomics.add(state.counters, 0, message.length);
+      Atomics.notify(state.counters, 0);
+      parentPort.postMessage({ session, spanHashed: true });
     } else if (type === "digest") {
       sessions.delete(session);
       parentPort.postMessage({ session, digest: state.hash.digest("hex") });
