@@ -34,6 +34,23 @@ const leases = new WeakMap<Buffer, Lease>();
 /** Buffers allocated by every pool of the process (for tests and diagnostics). */
 let allocatedInProcess = 0;
 
+/**
+ * Shared-memory buffers, which a hashing thread can read where they are (sha256-offload.ts),
+ * are few and kept for the life of the process, shared by all pools. V8 does not count a
+ * SharedArrayBuffer as external memory, so dropping them with each pool left them for a
+ * collection that nothing started: a server grew by ~7 MiB with every 64 MiB download
+ * (docs/BENCHMARKS.md). Past the limit, pools read into ordinary buffers, which are
+ * hashed by copy.
+ */
+const SHARED_BUFFER_LIMIT = 8;
+const sharedFree: Buffer[] = [];
+/** Shared buffers not yet collected: free, lent, or lost by a stream that was destroyed. */
+let sharedAlive = 0;
+/** A lost shared buffer makes room for a new one once it has been collected. */
+const sharedCollected = new FinalizationRegistry<undefined>(() => {
+  sharedAlive -= 1;
+});
+
 export class ReadBufferPool {
   private readonly free: Buffer[] = [];
   /** Buffers this pool allocated (for tests and logs). */
@@ -43,12 +60,15 @@ export class ReadBufferPool {
 
   /** A buffer to read into: a returned one when there is one, else a new one. */
   take(): Buffer {
-    const reused = this.free.pop();
+    const reused = (this.bufferBytes === READ_BUFFER_BYTES ? sharedFree.pop() : undefined) ?? this.free.pop();
     if (reused) return reused;
     this.allocated += 1;
     allocatedInProcess += 1;
-    // Shared memory, so that a hashing thread can read a chunk where it is (sha256-offload.ts).
-    return Buffer.from(new SharedArrayBuffer(this.bufferBytes));
+    if (this.bufferBytes !== READ_BUFFER_BYTES || sharedAlive >= SHARED_BUFFER_LIMIT) return Buffer.allocUnsafeSlow(this.bufferBytes);
+    sharedAlive += 1;
+    const buffer = Buffer.from(new SharedArrayBuffer(READ_BUFFER_BYTES));
+    sharedCollected.register(buffer, undefined);
+    return buffer;
   }
 
   /** The first `length` bytes of `buffer` as a chunk to pass on; returning it frees `buffer` for reuse. */
@@ -60,8 +80,13 @@ export class ReadBufferPool {
 
   /** Takes back a buffer that was never lent (a read that returned nothing). */
   giveBack(buffer: Buffer): void {
-    if (this.free.length < MAX_FREE) this.free.push(buffer);
+    if (isShared(buffer)) sharedFree.push(buffer);
+    else if (this.free.length < MAX_FREE) this.free.push(buffer);
   }
+}
+
+function isShared(buffer: Buffer): boolean {
+  return buffer.buffer instanceof SharedArrayBuffer;
 }
 
 /** Read buffers allocated so far by all pools together. */
