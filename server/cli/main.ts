@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config.js";
 import { DatabaseInUseError } from "../db/data-dir-lock.js";
 import { startServer } from "../server.js";
-import { CliError, requestOk, resolveTarget } from "./api-client.js";
+import { CliError, requestOk, resolveTarget, type ServerTarget } from "./api-client.js";
 import { pushFile } from "./push.js";
 import { bundleCommand } from "./bundle.js";
 import { releaseCommand } from "./release.js";
@@ -23,6 +23,7 @@ const USAGE = `usage: ferry <command> [options]
   push <files…> --component C --version V  upload artifacts with their SHA-256
         [--kind K] [--sql-database D] [--sql-dialect D] [--sql-type T]
   user add <username> --role R [--role R…] [--password P]
+  user disable|enable <username>           cut a user off at once (sessions, tokens, download links), or let them back
   token create --name N --role R [--role R…] [--expires-days D]
   release create <product>@<version> --component name@version… [--notes T] [--required]
   release seal|show <product>@<version>
@@ -91,6 +92,30 @@ async function userAdd(args: string[]): Promise<void> {
   if (!values.password) console.log(`password: ${password}`);
 }
 
+async function userSetDisabled(args: string[], disabled: boolean): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: clientOptions });
+  const [username] = positionals;
+  if (!username || positionals.length > 1) throw new CliError(`usage: ferry user ${disabled ? "disable" : "enable"} <username>`);
+  const target = resolveTarget(values);
+  const user = await findUser(target, username);
+  const updated = await requestOk(target, "PATCH", `/api/v1/users/${user.id}`, { json: { disabled } });
+  console.log(`${disabled ? "disabled" : "enabled"} user ${updated.username} (roles ${updated.roles.join(", ")})`);
+}
+
+/** The API changes users by id; people name them. Users are few: walk the list until the name turns up. */
+async function findUser(target: ServerTarget, username: string): Promise<{ id: string; username: string }> {
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+    const page = await requestOk(target, "GET", `/api/v1/users?limit=500${query}`);
+    const items = page.items as Array<{ id: string; username: string }>;
+    const found = items.find((user) => user.username === username);
+    if (found) return found;
+    cursor = page.nextCursor;
+  } while (cursor);
+  throw new CliError(`no user named ${username}`);
+}
+
 async function tokenCreate(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -118,6 +143,7 @@ async function main(argv: string[]): Promise<void> {
       return push(argv.slice(1));
     case "user":
       if (sub === "add") return userAdd(rest);
+      if (sub === "disable" || sub === "enable") return userSetDisabled(rest, sub === "disable");
       break;
     case "bundle":
       return bundleCommand(sub, rest);

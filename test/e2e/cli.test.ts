@@ -109,3 +109,30 @@ test("release create, seal and diff from the command line", { timeout: 120_000 }
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /expected the release as name@version/);
 });
+
+test("user disable cuts a user off at once and user enable lets them back; the last admin stays", { timeout: 120_000 }, async () => {
+  const added = await ferry(["user", "add", "leaver", "--role", "delivery", "--password", "leaver-password"]);
+  assert.equal(added.code, 0, added.stderr);
+  const session = (await server.call("POST", "/api/v1/auth/login", { body: { username: "leaver", password: "leaver-password" } })).body.token;
+  assert.equal((await server.call("GET", "/api/v1/auth/me", { token: session })).status, 200);
+
+  const disabled = await ferry(["user", "disable", "leaver"]);
+  assert.equal(disabled.code, 0, disabled.stderr);
+  assert.match(disabled.stdout, /^disabled user leaver \(roles delivery\)$/m);
+  assert.equal((await server.call("GET", "/api/v1/auth/me", { token: session })).status, 401, "the open session stops");
+  const refused = await server.call("POST", "/api/v1/auth/login", { body: { username: "leaver", password: "leaver-password" } });
+  assert.notEqual(refused.status, 200, "and so does logging in");
+
+  const enabled = await ferry(["user", "enable", "leaver"]);
+  assert.equal(enabled.code, 0, enabled.stderr);
+  assert.match(enabled.stdout, /^enabled user leaver/m);
+  assert.equal((await server.call("POST", "/api/v1/auth/login", { body: { username: "leaver", password: "leaver-password" } })).status, 200);
+
+  const unknown = await ferry(["user", "disable", "nobody-by-that-name"]);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /no user named nobody-by-that-name/);
+  const lastAdmin = await ferry(["user", "disable", "admin"]);
+  assert.equal(lastAdmin.code, 1);
+  assert.match(lastAdmin.stderr, /last_admin|last enabled admin/);
+  assert.equal((await server.call("GET", "/api/v1/auth/me", { token: server.admin.token })).status, 200, "the admin still works");
+});
