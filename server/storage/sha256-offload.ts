@@ -306,10 +306,11 @@ const { createHash } = require("node:crypto");
 const v8 = require("node:v8");
 const vm = require("node:vm");
 const sessions = new Map();
-// Each hash-shared message brings its own handle on a pooled buffer, which keeps that
-// buffer's memory alive until this thread's next garbage collection. This thread makes
-// little garbage, so that could be gigabytes of traffic away: a session that hashed in
-// place ends with a young-generation collection (well under a millisecond here).
+// Each hash-shared message brings its own handle on a shared read buffer. Those buffers
+// live as long as the process, except one lost with a destroyed stream: its memory goes
+// once no thread holds a handle on it, and this thread makes so little garbage that its
+// own collections could be gigabytes of traffic apart. So a session that hashed in place
+// ends with a young-generation collection.
 let collect = () => {};
 try {
   v8.setFlagsFromString("--expose-gc");
