@@ -22,7 +22,7 @@ import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startFerryProcess, freePort } from "../test/support/process.js";
-import { currentRssMiB, have, mb, printTable, sampleRss, settleDisk, timed } from "./lib.js";
+import { currentRssMiB, have, mb, median, printTable, sampleRss, settleDisk, timed } from "./lib.js";
 
 const bytes = Number(process.env.BENCH_BYTES ?? 1024 ** 3);
 /** Two of the trimmer's default 5 s ticks, and a second for the frees V8 makes off-thread. */
@@ -76,12 +76,6 @@ async function freshContent(): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
   return hash.digest("hex");
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 interface Round {
