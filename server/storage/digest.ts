@@ -127,7 +127,7 @@ function noteTransferred(chunk: Buffer): void {
   if (!isLentReadChunk(chunk)) noteTransientBytes(chunk.length);
 }
 
-/** Passes `chunk` on once the hash has taken it (at once, unless hashing off the loop is behind). */
+/** Passes `chunk` on once the hash has taken it (at once, unless the hashing thread is behind). */
 function passAfter(hashed: void | Promise<void>, chunk: Buffer | undefined, callback: TransformCallback): void {
   if (hashed) hashed.then(() => callback(null, chunk), callback);
   else callback(null, chunk);

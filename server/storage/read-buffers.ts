@@ -9,16 +9,11 @@
  * that finally puts chunks on disk (DurableFileWriter) or on a socket (send-blob.ts
  * `responseWriter`) hands each one back with `returnReadChunk` once its write has
  * completed. A hash on the way either copies the chunk before passing it on or, hashing it
- * where it is off the event loop (sha256-offload.ts), holds it (`holdReadChunk`) until it
- * is done. A stage that copies, slices or concatenates chunks passes on other objects,
- * which are never handed back: the pool then allocates a new buffer, so a chunk that is not
- * returned costs memory, never correctness. The one rule: a lent chunk goes to a single
- * writer (no tee), since its return lets the pool reuse it.
- *
- * Buffers belong to their pool and go with it. They are ordinary memory, which V8 counts
- * as external and collects in time; shared memory, which a worker thread needed to read
- * them in place, was never counted and grew by ~7 MiB per 64 MiB download until a limit
- * was set (docs/BENCHMARKS.md).
+ * in place on another thread, holds it (`holdReadChunk`) until it is done. A stage that
+ * copies, slices or concatenates chunks passes on other objects, which are never handed
+ * back: the pool then allocates a new buffer, so a chunk that is not returned costs
+ * memory, never correctness. The one rule: a lent chunk goes to a single writer (no tee),
+ * since its return lets the pool reuse it.
  */
 
 export const READ_BUFFER_BYTES = 1024 * 1024;
@@ -30,7 +25,7 @@ interface Lease {
   buffer: Buffer;
   /** Whether the writer has handed the chunk back. */
   returned: boolean;
-  /** Readers still using the chunk where it is (a hash off the event loop): see holdReadChunk. */
+  /** Readers still using the chunk where it is (a hashing thread): see holdReadChunk. */
   holds: number;
 }
 
@@ -38,6 +33,23 @@ interface Lease {
 const leases = new WeakMap<Buffer, Lease>();
 /** Buffers allocated by every pool of the process (for tests and diagnostics). */
 let allocatedInProcess = 0;
+
+/**
+ * Shared-memory buffers, which a hashing thread can read where they are (sha256-offload.ts),
+ * are few and kept for the life of the process, shared by all pools. V8 does not count a
+ * SharedArrayBuffer as external memory, so dropping them with each pool left them for a
+ * collection that nothing started: a server grew by ~7 MiB with every 64 MiB download
+ * (docs/BENCHMARKS.md). Past the limit, pools read into ordinary buffers, which are
+ * hashed by copy.
+ */
+const SHARED_BUFFER_LIMIT = 8;
+const sharedFree: Buffer[] = [];
+/** Shared buffers not yet collected: free, lent, or lost by a stream that was destroyed. */
+let sharedAlive = 0;
+/** A lost shared buffer makes room for a new one once it has been collected. */
+const sharedCollected = new FinalizationRegistry<undefined>(() => {
+  sharedAlive -= 1;
+});
 
 export class ReadBufferPool {
   private readonly free: Buffer[] = [];
@@ -48,11 +60,15 @@ export class ReadBufferPool {
 
   /** A buffer to read into: a returned one when there is one, else a new one. */
   take(): Buffer {
-    const reused = this.free.pop();
+    const reused = (this.bufferBytes === READ_BUFFER_BYTES ? sharedFree.pop() : undefined) ?? this.free.pop();
     if (reused) return reused;
     this.allocated += 1;
     allocatedInProcess += 1;
-    return Buffer.allocUnsafeSlow(this.bufferBytes);
+    if (this.bufferBytes !== READ_BUFFER_BYTES || sharedAlive >= SHARED_BUFFER_LIMIT) return Buffer.allocUnsafeSlow(this.bufferBytes);
+    sharedAlive += 1;
+    const buffer = Buffer.from(new SharedArrayBuffer(READ_BUFFER_BYTES));
+    sharedCollected.register(buffer, undefined);
+    return buffer;
   }
 
   /** The first `length` bytes of `buffer` as a chunk to pass on; returning it frees `buffer` for reuse. */
@@ -64,8 +80,13 @@ export class ReadBufferPool {
 
   /** Takes back a buffer that was never lent (a read that returned nothing). */
   giveBack(buffer: Buffer): void {
-    if (this.free.length < MAX_FREE) this.free.push(buffer);
+    if (isShared(buffer)) sharedFree.push(buffer);
+    else if (this.free.length < MAX_FREE) this.free.push(buffer);
   }
+}
+
+function isShared(buffer: Buffer): boolean {
+  return buffer.buffer instanceof SharedArrayBuffer;
 }
 
 /** Read buffers allocated so far by all pools together. */
@@ -93,7 +114,7 @@ export function returnReadChunk(chunk: Buffer): void {
 /**
  * Keeps a lent chunk's buffer from being reused, beyond its return, until the function this
  * answers is called: for a reader that goes on using the chunk where it is after passing it
- * on (a hash off the event loop). Undefined for a chunk no pool lent.
+ * on (a hashing thread). Undefined for a chunk no pool lent.
  */
 export function holdReadChunk(chunk: Buffer): (() => void) | undefined {
   const lease = leases.get(chunk);

@@ -1,33 +1,23 @@
 /**
- * SHA-256 of a stream, computed off the event loop.
+ * SHA-256 of a stream, computed on a worker thread.
  *
  * Ferry hashes every byte it stores or serves (SPEC §8). On the event loop that hash is
- * the largest cost of a transfer: about 0.7 s per GiB here, during which the loop cannot
- * read the disk or write the socket. A large stream is hashed instead by OpenSSL's
- * SHA-256, the one Node is built with and whose symbols the `node` binary exports for
- * native addons, called through koffi on libuv's thread pool: one call per span of the
- * stream, in order, so hashing runs beside the disk and socket work on another core.
+ * the largest cost of a transfer: about 0.9 s per GiB here, during which the loop cannot
+ * read the disk or write the socket. A large stream's bytes are copied into a ring buffer
+ * shared with a hashing thread instead, so hashing runs beside the I/O on another core.
+ * A chunk read into a pooled read buffer (read-buffers.ts, shared memory) is not copied:
+ * the thread hashes it where it is, and holds it until then.
  *
- * This replaced a worker thread fed through a shared ring. That thread's V8 isolate held
- * ~11 MiB for the life of the process, and to hash pooled chunks without a copy it needed
- * them in shared memory, which V8 does not count as external memory and so never hurried to
- * collect (docs/BENCHMARKS.md). A native call takes any buffer where it is.
- *
- * A chunk read into a pooled read buffer (read-buffers.ts) is hashed where it is and held
- * until then. Any other chunk is copied into a 1 MiB span first: the HTTP parser hands
- * uploads over in 64 KiB chunks, and a call per chunk would cost more than the copy.
- *
- * Small content is not worth the hop, and one core stays for the event loop, so
- * `createSha256` hashes inline when the content is known to be small, when cores − 1
- * sessions are already off the loop, or where the native functions cannot be bound (no
- * koffi binary for the platform, or a `node` without OpenSSL's symbols): slower, never wrong.
+ * Small or size-unknown-but-short content is not worth a thread hop, and each ring costs
+ * memory, so `createSha256` hashes inline when the content is known to be small or every
+ * ring is in use.
  */
 import { createHash, type Hash } from "node:crypto";
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
 import { holdReadChunk } from "./read-buffers.js";
 
-/** An incremental SHA-256. `update` may wait (backpressure) when hashing is behind. */
+/** An incremental SHA-256. `update` may wait (backpressure) when the hashing thread is behind. */
 export interface StreamingSha256 {
   update(chunk: Buffer): void | Promise<void>;
   digest(): Promise<string>;
@@ -37,37 +27,23 @@ export interface StreamingSha256 {
 
 /** Content smaller than this (when its size is known) is hashed inline. */
 const OFFLOAD_MIN_BYTES = 4 * 1024 * 1024;
-/** Bytes of one session waiting to be hashed: how far the reader may run ahead. */
-const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
-/** Copied chunks are gathered into spans of this size: one native call per MiB. */
-const SPAN_BYTES = 1024 * 1024;
-/** Spare span buffers a session keeps for reuse. */
-const MAX_SPARE_SPANS = 2;
-/** `sizeof(SHA256_CTX)` is 112 bytes; the rest is room to spare. */
-const SHA256_CTX_BYTES = 256;
+/** Bytes of one session's ring: how far the reader may run ahead of the hashing thread. */
+const RING_BYTES = 4 * 1024 * 1024;
 /**
- * At most this many sessions hash off the loop at once; the rest hash inline. One core stays
- * for the event loop: with more hashes off the loop than spare cores (a bundle build verifies
- * and hashes at once) they only compete with the loop, and measured slower than hashing one
- * of the two inline (docs/BENCHMARKS.md).
+ * At most this many sessions hash off-thread at once; the rest hash inline. One core stays
+ * for the event loop: with more hashing threads than spare cores (a bundle build verifies
+ * and hashes at once) the threads only compete with the loop, and measured slower than
+ * hashing one of the two inline. Memory: MAX_RINGS × RING_BYTES.
  */
-const MAX_SESSIONS = Math.max(1, availableParallelism() - 1);
+const MAX_RINGS = Math.max(1, availableParallelism() - 1);
+/** Bytes copied into the ring before the thread is told about them: fewer, larger messages. */
+const POST_BATCH_BYTES = 1024 * 1024;
 
 export function createSha256(expectedBytes?: number): StreamingSha256 {
   if (expectedBytes !== undefined && expectedBytes < OFFLOAD_MIN_BYTES) return new InlineSha256();
-  const openssl = nativeSha256();
-  if (!openssl || sessionsOffLoop >= MAX_SESSIONS) return new InlineSha256();
-  return new ThreadPoolSha256(openssl);
-}
-
-/** Sessions currently hashing off the event loop (for tests and diagnostics). */
-export function offloadedSessions(): number {
-  return sessionsOffLoop;
-}
-
-/** Whether large streams can be hashed off the event loop in this process. */
-export function canHashOffLoop(): boolean {
-  return nativeSha256() !== null;
+  const ring = rings.acquire();
+  if (!ring) return new InlineSha256();
+  return new OffloadedSha256(ring, hashers.pick());
 }
 
 class InlineSha256 implements StreamingSha256 {
@@ -84,218 +60,300 @@ class InlineSha256 implements StreamingSha256 {
   release(): void {}
 }
 
-interface NativeSha256 {
-  init(context: Buffer): void;
-  /** SHA256_Update on a thread-pool thread; `done` runs on the event loop. */
-  updateOffLoop(context: Buffer, data: Buffer, done: (error: Error | null) => void): void;
-  final(context: Buffer): string;
+/**
+ * A ring of RING_BYTES plus two counters in shared memory: bytes written (by this thread)
+ * and bytes hashed (by the worker). Counters wrap at 2^32; their difference never exceeds
+ * RING_BYTES, so 32-bit arithmetic stays exact.
+ */
+interface Ring {
+  data: SharedArrayBuffer;
+  counters: Int32Array;
 }
+const HASHED = 0;
 
-let native: NativeSha256 | null | undefined;
+class RingPool {
+  private readonly free: Ring[] = [];
+  private inUse = 0;
 
-/** OpenSSL's SHA-256 from the running `node`, or null where it cannot be bound. */
-function nativeSha256(): NativeSha256 | null {
-  if (native !== undefined) return native;
-  native = null;
-  try {
-    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
-    // null: the symbols of the running program and what it loaded (Node's own OpenSSL,
-    // or a shared libcrypto on distributions that link it).
-    const self = koffi.load(null);
-    const init = self.func("int SHA256_Init(void *context)");
-    const update = self.func("int SHA256_Update(void *context, const void *data, size_t length)");
-    const final = self.func("int SHA256_Final(void *md, void *context)");
-    const check = (ok: unknown, what: string) => {
-      if (ok !== 1) throw new Error(`${what} failed`);
-    };
-    const candidate: NativeSha256 = {
-      init: (context) => check(init(context), "SHA256_Init"),
-      updateOffLoop: (context, data, done) =>
-        update.async(context, data, data.length, (error: unknown, ok: unknown) => {
-          if (error) done(error instanceof Error ? error : new Error(String(error)));
-          else if (ok !== 1) done(new Error("SHA256_Update failed"));
-          else done(null);
-        }),
-      final: (context) => {
-        const md = Buffer.alloc(32);
-        check(final(md, context), "SHA256_Final");
-        return md.toString("hex");
-      },
-    };
-    // A binding that computed anything else would corrupt every checksum: prove it first.
-    const context = Buffer.alloc(SHA256_CTX_BYTES);
-    const sample = Buffer.from("ferry: the binding must agree with node:crypto");
-    candidate.init(context);
-    check(update(context, sample, sample.length), "SHA256_Update");
-    if (candidate.final(context) !== createHash("sha256").update(sample).digest("hex")) return native;
-    native = candidate;
-  } catch {
-    // No koffi binary for this platform, or no OpenSSL symbols: hash inline.
+  acquire(): Ring | undefined {
+    if (this.inUse >= MAX_RINGS) return undefined;
+    this.inUse += 1;
+    const ring = this.free.pop() ?? { data: new SharedArrayBuffer(RING_BYTES), counters: new Int32Array(new SharedArrayBuffer(8)) };
+    Atomics.store(ring.counters, HASHED, 0);
+    return ring;
   }
-  return native;
+
+  giveBack(ring: Ring): void {
+    this.inUse -= 1;
+    this.free.push(ring);
+  }
+
+  get used(): number {
+    return this.inUse;
+  }
 }
 
-let sessionsOffLoop = 0;
+/** A span hashed in place (`spanHashed`), or a session's one final reply. */
+type WorkerReply = { session: number; spanHashed?: true; digest?: string; error?: string };
 
-/** Bytes to hash, and what to do once the native call is done with them. */
-interface Span {
-  data: Buffer;
-  done(): void;
+interface SessionWaiter {
+  resolve(digest: string | undefined): void;
+  reject(error: Error): void;
+  /** The thread is done with the oldest span it was given to hash in place. */
+  spanHashed(): void;
 }
 
-class ThreadPoolSha256 implements StreamingSha256 {
-  private readonly context = Buffer.alloc(SHA256_CTX_BYTES);
-  /** The span copied chunks are gathered into, and how much of it is filled. */
-  private gathering: Buffer | null = null;
-  private gathered = 0;
-  private readonly spare: Buffer[] = [];
-  /** Spans not yet hashed, in order; the first is in a native call while `calling`. */
-  private readonly queue: Span[] = [];
-  private queuedBytes = 0;
-  private calling = false;
-  private failure: Error | undefined;
+/** One hashing thread, started on first use and kept idle (unref'd) afterwards. */
+class Hasher {
+  private worker: Worker | undefined;
+  private readonly waiting = new Map<number, SessionWaiter>();
+  sessions = 0;
+
+  post(message: unknown): void {
+    this.started().postMessage(message);
+  }
+
+  /**
+   * The session's one reply: its digest, or undefined once a dropped session is done with
+   * its ring. It rejects if the thread fails, which also wakes a writer waiting for room.
+   */
+  expectReply(session: number, spanHashed: () => void): Promise<string | undefined> {
+    const worker = this.started();
+    // Referenced while a reply is owed, so a process awaiting a digest does not exit under it.
+    if (this.waiting.size === 0) worker.ref();
+    const reply = new Promise<string | undefined>((resolve, reject) => this.waiting.set(session, { resolve, reject, spanHashed }));
+    reply.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+    return reply;
+  }
+
+  private started(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, name: "ferry-sha256" });
+    worker.on("message", (reply: WorkerReply) => {
+      const waiter = this.waiting.get(reply.session);
+      if (!waiter) return;
+      if (reply.spanHashed) {
+        waiter.spanHashed();
+        return;
+      }
+      this.waiting.delete(reply.session);
+      if (this.waiting.size === 0) worker.unref();
+      if (reply.error !== undefined) waiter.reject(new Error(`hashing thread: ${reply.error}`));
+      else waiter.resolve(reply.digest);
+    });
+    const fail = (error: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const waiter of this.waiting.values()) waiter.reject(error);
+      this.waiting.clear();
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => fail(new Error(`hashing thread exited with code ${code}`)));
+    // After the listeners: an idle hashing thread must not keep the process alive.
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+}
+
+class HasherPool {
+  private readonly hashers: Hasher[] = [];
+
+  /** The thread with the fewest open sessions. */
+  pick(): Hasher {
+    const size = MAX_RINGS;
+    while (this.hashers.length < size) this.hashers.push(new Hasher());
+    return this.hashers.reduce((best, hasher) => (hasher.sessions < best.sessions ? hasher : best));
+  }
+}
+
+/** Atomics.waitAsync (Node 16+); typed here because the project's TypeScript lib predates ES2024. */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+const rings = new RingPool();
+const hashers = new HasherPool();
+let nextSession = 1;
+
+/** Sessions currently hashing off-thread (for tests and diagnostics). */
+export function offloadedSessions(): number {
+  return rings.used;
+}
+
+class OffloadedSha256 implements StreamingSha256 {
+  private readonly session = nextSession++;
+  private readonly bytes: Uint8Array;
+  private readonly reply: Promise<string | undefined>;
+  /** Bytes copied into the ring so far (mod 2^32), and how many of them the thread was told about. */
+  private written = 0;
+  private posted = 0;
   private finished = false;
-  private holdsSlot = true;
-  /** Woken whenever a call ends (room in the queue, or everything hashed) or hashing failed. */
-  private waiters: Array<() => void> = [];
+  /** Releases of the chunks given to the thread to hash in place, oldest first. */
+  private readonly held: Array<() => void> = [];
 
-  constructor(private readonly openssl: NativeSha256) {
-    sessionsOffLoop += 1;
-    openssl.init(this.context);
-  }
-
-  update(chunk: Buffer): void | Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.finished) return Promise.reject(new Error("sha256 session already finished"));
-    const release = holdReadChunk(chunk);
-    if (release) return this.hashInPlace(chunk, release);
-    return this.gather(chunk, 0);
-  }
-
-  async digest(): Promise<string> {
-    if (this.finished) throw new Error("sha256 session already finished");
-    this.flushGathered();
-    this.finished = true;
-    try {
-      await this.until(() => this.queue.length === 0);
-      return this.openssl.final(this.context);
-    } finally {
-      this.freeSlot();
-    }
-  }
-
-  release(): void {
-    if (this.finished) return;
-    this.finished = true;
-    // Spans not yet handed to a call are dropped (their holds released); one in a call
-    // finishes first, and the slot is freed once it has.
-    const waiting = this.queue.splice(this.calling ? 1 : 0);
-    for (const span of waiting) {
-      this.queuedBytes -= span.data.length;
-      span.done();
-    }
-    this.gathering = null;
-    if (!this.calling) this.freeSlot();
-  }
-
-  /** A pooled chunk, hashed where it is once the queue has room for it. */
-  private hashInPlace(chunk: Buffer, release: () => void): void | Promise<void> {
-    this.flushGathered();
-    if (this.hasRoom(chunk.length)) return this.enqueue({ data: chunk, done: release });
-    return this.until(() => this.hasRoom(chunk.length)).then(
-      () => (this.finished ? release() : this.enqueue({ data: chunk, done: release })),
-      (error: unknown) => {
-        release();
-        throw error;
-      },
+  constructor(
+    private readonly ring: Ring,
+    private readonly hasher: Hasher,
+  ) {
+    this.bytes = new Uint8Array(ring.data);
+    hasher.sessions += 1;
+    // After a thread failure the held chunks are never released: their buffers are not reused.
+    this.reply = hasher.expectReply(this.session, () => this.held.shift()?.());
+    hasher.post({ type: "open", session: this.session, data: ring.data, counters: ring.counters });
+    // The thread answers a session only after every span posted before, so once the reply
+    // is in the ring is no longer read and may serve the next session. After a thread
+    // failure nobody reads it either.
+    this.reply.then(
+      () => rings.giveBack(ring),
+      () => rings.giveBack(ring),
     );
   }
 
-  /** Copies `chunk` from `offset` into spans, waiting for room before starting each new one. */
-  private gather(chunk: Buffer, offset: number): void | Promise<void> {
+  async update(chunk: Buffer): Promise<void> {
+    if (chunk.buffer instanceof SharedArrayBuffer && chunk.length <= RING_BYTES) {
+      const release = holdReadChunk(chunk);
+      if (release) return this.hashInPlace(chunk, release);
+    }
+    let offset = 0;
     while (offset < chunk.length) {
-      if (!this.gathering) {
-        if (!this.hasRoom(SPAN_BYTES)) {
-          const from = offset;
-          return this.until(() => this.hasRoom(SPAN_BYTES)).then(() => (this.finished ? undefined : this.gather(chunk, from)));
-        }
-        this.gathering = this.spare.pop() ?? Buffer.allocUnsafeSlow(SPAN_BYTES);
-        this.gathered = 0;
+      const room = RING_BYTES - this.unhashed();
+      if (room === 0) {
+        this.flushBatch();
+        await this.waitForRoom(1);
+        continue;
       }
-      const copied = chunk.copy(this.gathering, this.gathered, offset);
-      this.gathered += copied;
-      offset += copied;
-      if (this.gathered === SPAN_BYTES) this.flushGathered();
+      const at = this.written % RING_BYTES >>> 0;
+      const take = Math.min(room, chunk.length - offset, RING_BYTES - at);
+      this.bytes.set(chunk.subarray(offset, offset + take), at);
+      offset += take;
+      this.written = (this.written + take) >>> 0;
+      if (((this.written - this.posted) >>> 0) >= POST_BATCH_BYTES) this.flushBatch();
     }
   }
 
-  private flushGathered(): void {
-    const span = this.gathering;
-    if (!span || this.gathered === 0) return;
-    this.gathering = null;
-    this.enqueue({
-      data: this.gathered === span.length ? span : span.subarray(0, this.gathered),
-      done: () => {
-        if (this.spare.length < MAX_SPARE_SPANS && !this.finished) this.spare.push(span);
-      },
-    });
+  /**
+   * Has the thread hash a pooled chunk where it is, in order with the ring's bytes. Its bytes
+   * count against the ring's room as if copied, so the reader runs no further ahead of the
+   * thread than with copies (RING_BYTES), and the ring's offsets stay consistent: ring bytes
+   * go at `written`, and in-place spans only advance it.
+   */
+  private async hashInPlace(chunk: Buffer, release: () => void): Promise<void> {
+    try {
+      this.flushBatch();
+      await this.waitForRoom(chunk.length);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    this.written = (this.written + chunk.length) >>> 0;
+    this.posted = this.written;
+    this.held.push(release);
+    this.hasher.post({ type: "hash-shared", session: this.session, data: chunk.buffer, start: chunk.byteOffset, length: chunk.length });
   }
 
-  /** Room for `bytes` more: below the limit, or nothing queued at all (one larger chunk still goes). */
-  private hasRoom(bytes: number): boolean {
-    return this.queuedBytes === 0 || this.queuedBytes + bytes <= MAX_QUEUED_BYTES;
+  async digest(): Promise<string> {
+    this.flushBatch();
+    this.finish("digest");
+    const digest = await this.reply;
+    if (digest === undefined) throw new Error("hashing thread sent no digest");
+    return digest;
   }
 
-  private enqueue(span: Span): void {
-    this.queue.push(span);
-    this.queuedBytes += span.data.length;
-    this.callNext();
+  release(): void {
+    this.finish("drop");
   }
 
-  /** One call at a time: SHA256_Update must see the spans in order, on one context. */
-  private callNext(): void {
-    if (this.calling || this.failure) return;
-    const span = this.queue[0];
-    if (!span) return;
-    this.calling = true;
-    this.openssl.updateOffLoop(this.context, span.data, (error) => {
-      this.calling = false;
-      this.queue.shift();
-      this.queuedBytes -= span.data.length;
-      span.done();
-      if (error) this.fail(error);
-      else if (this.finished && this.queue.length === 0) this.freeSlot();
-      else this.callNext();
-      this.wake();
-    });
+  private finish(type: "digest" | "drop"): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.hasher.sessions -= 1;
+    this.hasher.post({ type, session: this.session });
   }
 
-  private fail(error: Error): void {
-    this.failure = error;
-    for (const span of this.queue.splice(0)) span.done();
-    this.queuedBytes = 0;
-    this.freeSlot();
+  private unhashed(): number {
+    return (this.written - Atomics.load(this.ring.counters, HASHED)) >>> 0;
   }
 
-  /** Resolves once `condition` holds; rejects if hashing fails first. */
-  private until(condition: () => boolean): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (this.failure) return reject(this.failure);
-        if (condition()) return resolve();
-        this.waiters.push(check);
-      };
-      check();
-    });
+  private flushBatch(): void {
+    const length = (this.written - this.posted) >>> 0;
+    if (length === 0) return;
+    this.hasher.post({ type: "hash", session: this.session, start: this.posted % RING_BYTES >>> 0, length });
+    this.posted = this.written;
   }
 
-  private wake(): void {
-    for (const waiter of this.waiters.splice(0)) waiter();
-  }
-
-  private freeSlot(): void {
-    if (!this.holdsSlot) return;
-    this.holdsSlot = false;
-    sessionsOffLoop -= 1;
+  /** Until the ring has room for `bytes`, or the thread failed (then the reply's rejection surfaces here). */
+  private async waitForRoom(bytes: number): Promise<void> {
+    for (;;) {
+      const seen = Atomics.load(this.ring.counters, HASHED);
+      if (RING_BYTES - this.unhashed() >= bytes) return;
+      const wait = waitAsync(this.ring.counters, HASHED, seen);
+      if (wait.async) {
+        await Promise.race([wait.value, this.reply.then(() => Promise.reject(new Error("hashing thread answered a session still being written")))]);
+      }
+    }
   }
 }
+
+/**
+ * The hashing thread. Plain JavaScript evaluated as a worker (no file to resolve, so it
+ * works the same from TypeScript sources and from a bundle). Messages of one session arrive
+ * in order; a `hash` message names a span of the ring, which may wrap around its end, and a
+ * `hash-shared` one a span of a pooled read buffer, answered once it is hashed.
+ */
+const HASH_THREAD_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const v8 = require("node:v8");
+const vm = require("node:vm");
+const sessions = new Map();
+// Each hash-shared message brings its own handle on a shared read buffer. Those buffers
+// live as long as the process, except one lost with a destroyed stream: its memory goes
+// once no thread holds a handle on it, and this thread makes so little garbage that its
+// own collections could be gigabytes of traffic apart. So a session that hashed in place
+// ends with a young-generation collection.
+let collect = () => {};
+try {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc");
+  if (typeof gc === "function") collect = () => gc({ type: "minor" });
+} catch {}
+function ended(state) {
+  if (state.inPlace) collect();
+}
+parentPort.on("message", (message) => {
+  const { type, session } = message;
+  if (type === "open") {
+    sessions.set(session, { hash: createHash("sha256"), data: Buffer.from(message.data), counters: message.counters });
+    return;
+  }
+  const state = sessions.get(session);
+  if (!state) return;
+  try {
+    if (type === "hash") {
+      const size = state.data.length;
+      const first = Math.min(message.length, size - message.start);
+      state.hash.update(state.data.subarray(message.start, message.start + first));
+      if (first < message.length) state.hash.update(state.data.subarray(0, message.length - first));
+      Atomics.add(state.counters, 0, message.length);
+      Atomics.notify(state.counters, 0);
+    } else if (type === "hash-shared") {
+      state.inPlace = true;
+      state.hash.update(new Uint8Array(message.data, message.start, message.length));
+      Atomics.add(state.counters, 0, message.length);
+      Atomics.notify(state.counters, 0);
+      parentPort.postMessage({ session, spanHashed: true });
+    } else if (type === "digest") {
+      sessions.delete(session);
+      parentPort.postMessage({ session, digest: state.hash.digest("hex") });
+      ended(state);
+    } else if (type === "drop") {
+      sessions.delete(session);
+      parentPort.postMessage({ session });
+      ended(state);
+    }
+  } catch (error) {
+    sessions.delete(session);
+    parentPort.postMessage({ session, error: String(error && error.message || error) });
+  }
+});
+`;
