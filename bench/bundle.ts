@@ -10,6 +10,9 @@
  *
  *   npm run bench -- bundle      (BENCH_BUNDLE_BYTES=2147483648 by default, spread over 4 artifacts; BENCH_ROUNDS=3)
  *
+ * Disk: the files, their blobs and every full bundle stay until the end, about
+ * (BENCH_ROUNDS + 3) × BENCH_BUNDLE_BYTES (12 GiB at the defaults).
+ *
  * BENCH_PROFILE=embedded (default): one server on the embedded defaults builds in process.
  * BENCH_PROFILE=production: the production shape, a scratch database on PostgreSQL
  * (FERRY_TEST_DATABASE_URL), BullMQ on FERRY_TEST_REDIS_URL (redis://127.0.0.1:6379) and a server
