@@ -7,11 +7,13 @@
  * No heartbeat is sent while applying: a heartbeat hands the running deployment out again.
  * Instead, from the download on, an empty events post goes out whenever nothing else was
  * posted for the keep-alive interval the server named, so a long silent step is not
- * mistaken for a stopped agent (the server's stall watchdog).
+ * mistaken for a stopped agent (the server's stall watchdog). Beside the posts, a watch on
+ * the deployment is held open (a long poll the server answers the moment the deployment is
+ * cancelled), so a cancel reaches a step that prints nothing at once.
  * That is also how a restarted agent gets back the deployment it was working on; what it
  * then does (replay, or only report) is decided in deployment-record.ts.
- * A 409 to any of those posts (an operator cancelled the deployment, or it finished
- * elsewhere) aborts whatever is running: the download (its request is aborted; nothing is
+ * A 409 to any of those posts or to the watch (an operator cancelled the deployment, or it
+ * finished elsewhere) aborts whatever is running: the download (its request is aborted; nothing is
  * applied, nothing more is posted, and the agent goes back to polling) or the apply
  * (which rolls back).
  */
@@ -59,6 +61,8 @@ const MAX_LINE = 16_000;
 const FLUSH_MS = 500;
 /** Keep-alive interval when the server names none (servers before the stall watchdog). */
 const DEFAULT_KEEPALIVE_MS = 60_000;
+/** The longest a watch is held; the server caps it too (FERRY_AGENT_LONG_POLL_MS). */
+const MAX_WATCH_MS = 25_000;
 const ROLLBACK_STATUS: Record<string, string> = { started: "rolling_back", rolled_back: "rolled_back", failed: "rollback_failed", rollback_failed: "rollback_failed" };
 
 /** The server refused the token or the request for good; retrying will not help. */
@@ -144,16 +148,20 @@ export class OnlineAgent {
   }
 
   private async deploy(action: DeployAction): Promise<string> {
-    const events = new EventStream(this, action.deploymentId, Math.max(FLUSH_MS, action.keepaliveMs ?? DEFAULT_KEEPALIVE_MS));
+    const keepaliveMs = Math.max(FLUSH_MS, action.keepaliveMs ?? DEFAULT_KEEPALIVE_MS);
+    const events = new EventStream(this, action.deploymentId, keepaliveMs);
+    // Each watch is held for one keep-alive interval, so it also tells the server the agent is alive.
+    const watch = new CancelWatch(this, action.deploymentId, Math.min(keepaliveMs, MAX_WATCH_MS) / 1000);
     try {
-      return await this.deployReporting(action, events);
+      return await this.deployReporting(action, events, watch);
     } finally {
-      // However the deployment ended (even by a throw the run loop retries), its ticker stops.
+      // However the deployment ended (even by a throw the run loop retries), its ticker and watch stop.
       events.stop();
+      watch.stop();
     }
   }
 
-  private async deployReporting(action: DeployAction, events: EventStream): Promise<string> {
+  private async deployReporting(action: DeployAction, events: EventStream, watch: CancelWatch): Promise<string> {
     this.say(`deployment ${action.deploymentId}: ${action.kind} ${action.release.product} ${action.release.version}`);
     const records = new DeploymentRecords(new WorkDir(this.opts.workdir));
     const earlier = await records.earlierOutcome(action.deploymentId);
@@ -174,6 +182,11 @@ export class OnlineAgent {
     const stop = () => controller.abort(new Error("the agent was asked to stop"));
     this.opts.signal.addEventListener("abort", stop, { once: true });
     events.onCancel = () => controller.abort(new Error("the server cancelled the deployment"));
+    watch.onCancel = (answer) => {
+      this.say(`the server stopped the deployment: ${answer}`);
+      controller.abort(new Error("the server cancelled the deployment"));
+    };
+    watch.start();
     let report: ApplyReport;
     try {
       let bundleFile: string | null;
@@ -181,6 +194,8 @@ export class OnlineAgent {
         bundleFile = await this.download(action, events, controller.signal);
       } catch (error) {
         if (!(error instanceof DownloadRejected)) throw error;
+        // Stopped before the final post, whose 409 to the watch would read as a cancel.
+        watch.stop();
         await events.finish("failed", error.message, undefined);
         return "failed";
       }
@@ -213,6 +228,7 @@ export class OnlineAgent {
       }
     } finally {
       this.opts.signal.removeEventListener("abort", stop);
+      watch.stop();
     }
     const { status, error, report: sent } = outcomeOf(report);
     await events.finish(status, error, sent);
@@ -279,6 +295,21 @@ export class OnlineAgent {
     if (!response.ok) throw new Error(`events answered ${response.status}: ${(await response.text()).slice(0, 500)}`);
   }
 
+  /**
+   * Holds a watch on the deployment for up to `holdSeconds` (POST …/watch, a long poll):
+   * `cancelled` with the server's answer when it says 409, `running` when the hold ended,
+   * `unsupported` from a server without the route (the keep-alives still bring a cancel).
+   */
+  async watchDeployment(deploymentId: string, holdSeconds: number, signal: AbortSignal): Promise<{ outcome: "running" | "unsupported" } | { outcome: "cancelled"; answer: string }> {
+    const deadline = AbortSignal.timeout(holdSeconds * 1000 + 30_000);
+    const response = await this.request("POST", `/api/v1/agent/deployments/${deploymentId}/watch?wait=${holdSeconds}`, {}, AbortSignal.any([signal, deadline]));
+    const text = await response.text();
+    if (response.status === 409) return { outcome: "cancelled", answer: text };
+    if (response.status === 404) return { outcome: "unsupported" };
+    if (!response.ok) throw new Error(`watch answered ${response.status}: ${text.slice(0, 500)}`);
+    return { outcome: "running" };
+  }
+
   retryDelay(error: Error): Promise<void> {
     return this.backoff(error);
   }
@@ -295,6 +326,47 @@ function stepTransition(event: Record<string, unknown>): AgentEvent | null {
   const message = typeof event.error === "string" ? event.error.slice(0, 4_000) : null;
   const at = typeof event.ts === "string" ? event.ts : new Date().toISOString();
   return { type: "step", seq: event.seq, component: typeof event.component === "string" ? event.component : null, name: event.step.slice(0, 300), status, message, at };
+}
+
+/**
+ * Keeps a watch open on a running deployment, one hold after another, until stopped or the
+ * server answers that the deployment was cancelled (or ended elsewhere). Network errors are
+ * retried after 1 s … 30 s; a refused token or a server without the route ends the watch,
+ * and the event posts carry on as before.
+ */
+class CancelWatch {
+  private readonly stopped = new AbortController();
+  onCancel: (answer: string) => void = () => undefined;
+
+  constructor(
+    private readonly agent: OnlineAgent,
+    private readonly deploymentId: string,
+    private readonly holdSeconds: number,
+  ) {}
+
+  start(): void {
+    void this.loop();
+  }
+
+  stop(): void {
+    this.stopped.abort();
+  }
+
+  private async loop(): Promise<void> {
+    let retryMs = 1_000;
+    while (!this.stopped.signal.aborted) {
+      try {
+        const held = await this.agent.watchDeployment(this.deploymentId, this.holdSeconds, this.stopped.signal);
+        if (this.stopped.signal.aborted || held.outcome === "unsupported") return;
+        if (held.outcome === "cancelled") return this.onCancel(held.answer);
+        retryMs = 1_000;
+      } catch (error) {
+        if (this.stopped.signal.aborted || error instanceof Fatal) return;
+        await sleep(retryMs, this.stopped.signal);
+        retryMs = Math.min(30_000, retryMs * 2);
+      }
+    }
+  }
 }
 
 /** Buffers step events and log lines and posts them in order, one request at a time, every ~500 ms. */

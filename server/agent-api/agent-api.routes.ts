@@ -11,7 +11,7 @@ import { badRequest, forbidden, notFound, payloadTooLarge, validationFailed } fr
 import { sendBundle } from "../bundles/bundles.download.js";
 import { SiteParams } from "../sites/sites.schema.js";
 import type { AgentApiService, HandOut } from "./agent-api.service.js";
-import { AgentBundleParams, AgentDeploymentParams, AgentDownloadQuery, AgentEventsBody, HeartbeatBody, HeartbeatQuery } from "./agent-api.schema.js";
+import { AgentBundleParams, AgentDeploymentParams, AgentDownloadQuery, AgentEventsBody, AgentWatchQuery, HeartbeatBody, HeartbeatQuery } from "./agent-api.schema.js";
 import { importReport } from "./reports.service.js";
 import { ApplyReport } from "./reports.schema.js";
 
@@ -85,6 +85,32 @@ export function agentApiRoutes(routes: RouteTable, ctx: Pick<AppContext, "config
       body: await agentApi.events(siteOf(actor), params.id, body, actorName(actor)),
       audit: body.status ? { details: { status: body.status } } : false,
     }),
+  });
+
+  routes.add(router, "", {
+    method: "post",
+    path: "/agent/deployments/:id/watch",
+    tag: "agent",
+    summary: "Held while the agent's deployment runs (long poll, up to ?wait= seconds): 409 deployment_cancelled the moment it is cancelled, 200 when the hold ends; counts as a keep-alive",
+    access: "site",
+    params: AgentDeploymentParams,
+    query: AgentWatchQuery,
+    audit: {
+      action: "agent.deployment_watch",
+      targetType: "deployment",
+      skippable: "a held keep-alive: like an empty events post it changes only the deployment's last contact",
+    },
+    outsideTransaction:
+      "a long poll: it waits up to FERRY_AGENT_LONG_POLL_MS for a cancel, and a transaction held that long would hold a connection (on PGlite, the whole database)",
+    responses: { 200: "{status} still active when the hold ended", 404: "not this site's deployment", 409: "deployment_cancelled, deployment_finished" },
+    handler: async ({ params, query, actor, req }) => {
+      const siteId = siteOf(actor);
+      const hold = ctx.config.FERRY_AGENT_LONG_POLL_MS;
+      const waitMs = query.wait === undefined ? hold : Math.min(hold, query.wait * 1000);
+      const closed = new AbortController();
+      req.on("close", () => closed.abort());
+      return { body: await agentApi.watch(siteId, params.id, waitMs, closed.signal), audit: false };
+    },
   });
 
   routes.add(router, "", {

@@ -19,6 +19,10 @@ export const HeartbeatQuery = z.strictObject({
 });
 
 export const AgentDeploymentParams = z.strictObject({ id: z.uuid("must be a deployment id") });
+export const AgentWatchQuery = z.strictObject({
+  /** Seconds to hold the request while the deployment runs, capped by FERRY_AGENT_LONG_POLL_MS; 0 answers at once. */
+  wait: z.coerce.number().min(0).max(120).optional(),
+});
 export const AgentBundleParams = z.strictObject({ id: z.uuid("must be a bundle id") });
 export const AgentDownloadQuery = z.strictObject({ part: z.coerce.number().int().min(1).optional() });
 

@@ -9,6 +9,10 @@
  * re-checks, in batches, which waiting sites have work queued (by another server process,
  * or a bundle that became ready). Handing a deployment out (the claim) commits in one
  * transaction with its audit event, opened by the route only for that moment.
+ *
+ * While it applies, an agent also holds a watch open on its deployment (`watch`): a long
+ * poll answered the moment the deployment is cancelled, so a cancel reaches a step that
+ * prints nothing at once instead of at the agent's next keep-alive.
  */
 import type { AppContext } from "../context.js";
 import { conflict, notFound } from "../errors.js";
@@ -115,8 +119,7 @@ export class AgentApiService {
     if (!isActive(deployment.status)) {
       // A retried final post is answered as it was the first time.
       if (input.status === deployment.status) return { status: deployment.status };
-      const code = deployment.status === "cancelled" ? "deployment_cancelled" : "deployment_finished";
-      throw conflict(code, `deployment ${id} is ${deployment.status}${deployment.error ? `: ${deployment.error}` : ""}; stop and roll back`, { status: deployment.status });
+      throw ended(id, deployment);
     }
     const { progress } = this.ctx.deployments;
     if (deployment.status === "queued") await progress.markRunning(id, `site:${siteId}`);
@@ -137,6 +140,28 @@ export class AgentApiService {
       await progress.finish(id, status, error, actor);
     }
     return { status: (await this.ctx.db.deployment.findUnique({ where: { id }, select: { status: true } }))!.status };
+  }
+
+  /**
+   * Holds the agent's request for up to `waitMs` while deployment `id` (own site only) is
+   * active, and answers 409 as soon as it is not: cancelled here (the in-process notifier),
+   * or by another server process (a re-read every FERRY_AGENT_RECHECK_MS). Counts as the
+   * agent's contact, like an empty events post; it writes nothing else.
+   */
+  async watch(siteId: string, id: string, waitMs: number, signal: AbortSignal): Promise<{ status: string }> {
+    const read = () => this.ctx.db.deployment.findUnique({ where: { id }, select: { siteId: true, status: true, error: true, stalledAt: true } });
+    let deployment = await read();
+    if (!deployment || deployment.siteId !== siteId) throw notFound("deployment", id);
+    if (!isActive(deployment.status)) throw ended(id, deployment);
+    await this.ctx.deployments.progress.agentContact(id, deployment.stalledAt);
+    const deadline = Date.now() + waitMs;
+    for (let left = waitMs; left > 0 && !signal.aborted; left = deadline - Date.now()) {
+      await this.ctx.deployments.logWakeups.wait(id, Math.min(left, this.ctx.config.FERRY_AGENT_RECHECK_MS), signal);
+      deployment = await read();
+      if (!deployment) throw notFound("deployment", id);
+      if (!isActive(deployment.status)) throw ended(id, deployment);
+    }
+    return { status: deployment.status };
   }
 
   stop(): void {
@@ -164,4 +189,10 @@ export class AgentApiService {
       for (const row of rows) this.ctx.deployments.agentWakeups.notify(row.siteId);
     }
   }
+}
+
+/** The 409 that tells an agent to stop: its deployment was cancelled, or ended elsewhere. */
+function ended(id: string, deployment: { status: string; error: string | null }) {
+  const code = deployment.status === "cancelled" ? "deployment_cancelled" : "deployment_finished";
+  return conflict(code, `deployment ${id} is ${deployment.status}${deployment.error ? `: ${deployment.error}` : ""}; stop and roll back`, { status: deployment.status });
 }

@@ -167,9 +167,30 @@ describe("deployments", () => {
     const woke = await waiting;
     assert.equal(woke.status, 200, woke.text);
     assert.equal(woke.body.action.deploymentId, upgrade.body.id);
+
+    // The agent's watch: a keep-alive (it moves the last contact) that is held while the deployment runs.
+    const watch = (wait: number, token = site.agentToken!) => server.call("POST", `/api/v1/agent/deployments/${upgrade.body.id}/watch?wait=${wait}`, { token, body: {} });
+    const longAgo = new Date(Date.now() - 3_600_000);
+    await server.ctx.db.deployment.update({ where: { id: upgrade.body.id }, data: { lastContactAt: longAgo } });
+    const quick = await watch(0);
+    assert.equal(quick.status, 200, quick.text);
+    assert.equal(quick.body.status, "running");
+    const contact = await server.ctx.db.deployment.findUniqueOrThrow({ where: { id: upgrade.body.id }, select: { lastContactAt: true } });
+    assert.ok(contact.lastContactAt!.getTime() > longAgo.getTime() + 3_000_000, "the watch counts as the agent's contact");
+    assert.equal((await watch(0, other.agentToken!)).status, 404, "another site's agent cannot watch it");
+    assert.equal((await watch(-1)).status, 400);
+    const held = watch(30);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const cancelledAt = Date.now();
     const cancelled = await server.call("POST", `/api/v1/deployments/${upgrade.body.id}/cancel`, { token: operator.token });
     assert.equal(cancelled.status, 200, cancelled.text);
     assert.equal(cancelled.body.status, "cancelled");
+    const answered = await held;
+    assert.equal(answered.status, 409, answered.text);
+    assert.equal(answered.body.error.code, "deployment_cancelled");
+    assert.ok(Date.now() - cancelledAt < 5_000, `the held watch answered ${Date.now() - cancelledAt} ms after the cancel`);
+    assert.equal((await watch(0)).body.error.code, "deployment_cancelled", "a watch on an ended deployment is answered at once");
     const late = await server.call("POST", `/api/v1/agent/deployments/${upgrade.body.id}/events`, { token: site.agentToken, body: { events: [{ type: "log", line: "still going" }] } });
     assert.equal(late.status, 409);
     assert.equal(late.body.error.code, "deployment_cancelled");

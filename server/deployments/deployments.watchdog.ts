@@ -44,10 +44,10 @@ export class StallWatchdog {
 
   /**
    * The keep-alive interval agents are told to use: a quarter of the stall time, and at
-   * most 15 s. An agent in a silent step learns of a cancel only from the answer to a post,
-   * so the cap bounds how long a cancelled deployment goes on applying (a quarter of the
-   * default 10 minutes would be 2.5 min); the price is one small post per 15 s per running
-   * agent deployment.
+   * most 15 s. An agent's watch (agent-api.service.ts `watch`) brings a cancel at once; an
+   * agent without one learns of it only from the answer to a post, so the cap bounds how
+   * long a cancelled deployment goes on applying (a quarter of the default 10 minutes would
+   * be 2.5 min); the price is one small post per 15 s per running agent deployment.
    */
   get keepaliveMs(): number {
     return Math.min(MAX_KEEPALIVE_MS, Math.floor(this.stallMs / 4));

@@ -75,6 +75,7 @@ const EXPECTED: Record<string, Access> = {
   "POST /deployments/:id/cancel": ["operator", "admin"],
   "POST /agent/heartbeat": "site",
   "POST /agent/deployments/:id/events": "site",
+  "POST /agent/deployments/:id/watch": "site",
   "GET /agent/bundles/:id/download": "site",
   "POST /sites/:id/reports": ["operator", "admin"],
   "POST /artifacts/:component/:version/:filename/download-link": "authenticated",
@@ -133,12 +134,13 @@ describe("authorization matrix", () => {
     }
   });
 
-  test("every audited change runs in one transaction with its audit event, but the heartbeat", () => {
-    // The heartbeat is a long poll: no transaction while it waits; only its hand-out commits with its event (audit-atomicity.test.ts).
+  test("every audited change runs in one transaction with its audit event, but the agent's two long polls", () => {
+    // The heartbeat and the deployment watch are long polls: no transaction while they wait. Only the
+    // heartbeat's hand-out commits, with its event (audit-atomicity.test.ts); the watch writes only the agent's last contact.
     const outside = server.routes
       .filter((route) => route.audited && !["get", "head"].includes(route.method) && !route.transactional)
       .map((route) => `${route.method.toUpperCase()} ${route.path}`);
-    assert.deepEqual(outside, ["POST /agent/heartbeat"]);
+    assert.deepEqual(outside, ["POST /agent/heartbeat", "POST /agent/deployments/:id/watch"]);
   });
 
   test("each role passes exactly where its row allows; anonymous callers get 401", async () => {

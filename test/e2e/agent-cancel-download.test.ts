@@ -3,9 +3,10 @@
  * in this process with FERRY_AGENT_STALL_MS = 2 s (keep-alive every 500 ms), and
  * `ferry-agent run` as its own process reaching the server through a pass-through proxy
  * that, while told to, sends the first KiB of a bundle download and then holds it.
- *  - A cancel mid-download: the agent aborts the request in flight, posts nothing more for
- *    that deployment after the 409, applies nothing, keeps only the `.partial` file, and
- *    takes the next deployment of the same bundle (resuming it with Range).
+ *  - A cancel mid-download: the 409 (to the agent's watch, or to a keep-alive) makes the
+ *    agent abort the request in flight; it sends nothing more about that deployment,
+ *    applies nothing, keeps only the `.partial` file, and takes the next deployment of the
+ *    same bundle (resuming it with Range).
  *  - An agent stop (SIGTERM) mid-download aborts the request in flight too.
  */
 import assert from "node:assert/strict";
@@ -34,11 +35,11 @@ let proxy: http.Server;
 let proxyUrl: string;
 const agents: AgentProcess[] = [];
 
-/** What the proxy saw: bundle downloads (held or not, and whether the agent hung up on a held one) and event posts. */
+/** What the proxy saw: bundle downloads (held or not, and whether the agent hung up on a held one), and event posts and watches. */
 const seen = {
   hold: false,
   downloads: [] as Array<{ range: string | undefined; status: number; held: boolean; abortedByAgent: boolean }>,
-  events: [] as Array<{ deploymentId: string; status: number; at: number }>,
+  posts: [] as Array<{ deploymentId: string; route: string; status: number; sentAt: number; answeredAt: number }>,
 };
 
 before(async () => {
@@ -57,10 +58,11 @@ before(async () => {
   writeFileSync(keyFile, (await server.call("GET", "/api/v1/signing-key")).text);
 
   proxy = http.createServer((req, res) => {
+    const sentAt = Date.now();
     const upstream = http.request(new URL(req.url!, server.url), { method: req.method, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode!, answer.headers);
-      const events = /\/agent\/deployments\/([^/]+)\/events/.exec(req.url!);
-      if (events) seen.events.push({ deploymentId: events[1]!, status: answer.statusCode!, at: Date.now() });
+      const post = /\/agent\/deployments\/([^/]+)\/(events|watch)/.exec(req.url!);
+      if (post) seen.posts.push({ deploymentId: post[1]!, route: post[2]!, status: answer.statusCode!, sentAt, answeredAt: Date.now() });
       if (!/\/agent\/bundles\/[^/]+\/download/.test(req.url!)) return void answer.pipe(res);
       const download = { range: req.headers.range, status: answer.statusCode!, held: seen.hold, abortedByAgent: false };
       seen.downloads.push(download);
@@ -125,18 +127,22 @@ describe("a deployment cancelled while the agent downloads its bundle", () => {
     const cancelledAt = Date.now();
     const cancel = await server.call("POST", `/api/v1/deployments/${cancelled.id}/cancel`, { token: operator.token });
     assert.equal(cancel.status, 200, cancel.text);
-    // Keep-alives every 500 ms: the 409 comes within one, and the request in flight is aborted at once.
+    // The watch is answered at once (and keep-alives go out every 500 ms): the request in flight is aborted at once.
     const took = await until("the agent hangs up the held download", () => held.abortedByAgent, 5_000, agent.output);
     assert.ok(took < 3_000, `the download was aborted ${took} ms after the cancel`);
     await until("the agent says it abandoned the download", () => /download abandoned/.test(agent.output()), 5_000, agent.output);
     assert.match(agent.output(), new RegExp(`deployment ${cancelled.id}: .*nothing was applied, back to polling`));
 
-    // After the 409 the agent posts nothing more about that deployment (no final status, no log lines).
+    // After the 409 the agent sends nothing more about that deployment (no final status, no log
+    // lines, no watch). A request it sent while the 409 was on its way through the proxy is
+    // not "after": 250 ms of slack.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const posts = seen.events.filter((post) => post.deploymentId === cancelled.id);
-    const first409 = posts.findIndex((post) => post.status === 409);
-    assert.ok(first409 >= 0 && posts[first409]!.at >= cancelledAt, JSON.stringify(posts));
-    assert.equal(posts.length, first409 + 1, `posts after the 409: ${JSON.stringify(posts)}`);
+    const posts = seen.posts.filter((post) => post.deploymentId === cancelled.id);
+    const first409 = posts.filter((post) => post.status === 409).sort((a, b) => a.answeredAt - b.answeredAt)[0];
+    assert.ok(first409 && first409.answeredAt >= cancelledAt, JSON.stringify(posts));
+    const after409 = posts.filter((post) => post.sentAt > first409.answeredAt + 250);
+    assert.deepEqual(after409, [], `sent after the 409: ${JSON.stringify(posts)}`);
+    assert.ok(posts.some((post) => post.route === "watch"), "the agent watched its deployment");
 
     // Nothing applied, nothing complete on disk: only the partial file, as a resume point.
     const ended = await deployment(cancelled.id);
