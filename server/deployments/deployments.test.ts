@@ -215,4 +215,21 @@ describe("deployments", () => {
     // Only success moves the site.
     assert.match((await server.call("GET", `/api/v1/sites/${site.id}`, { token: operator.token })).text, /"version":"1\.2\.0"/);
   });
+
+  it("a held watch also learns of a cancel made by another server process (no wake-up here: the re-read)", async () => {
+    const created = await deploy({ site: other.id, release: { product: "hello-suite", version: "1.0.0" } });
+    assert.equal(created.status, 202, created.text);
+    const handed = await heartbeat(other.agentToken!, 30);
+    assert.equal(handed.body.action.deploymentId, created.body.id);
+    const held = server.call("POST", `/api/v1/agent/deployments/${created.body.id}/watch?wait=30`, { token: other.agentToken, body: {} });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // As another process's cancel would leave it: the row changed, and no notifier in this process woke.
+    const changedAt = Date.now();
+    await server.ctx.db.deployment.update({ where: { id: created.body.id }, data: { status: "cancelled", error: "cancelled by someone elsewhere", finishedAt: new Date() } });
+    const answered = await held;
+    assert.equal(answered.status, 409, answered.text);
+    assert.equal(answered.body.error.code, "deployment_cancelled");
+    // FERRY_AGENT_RECHECK_MS is 100 ms on this server.
+    assert.ok(Date.now() - changedAt < 3_000, `answered ${Date.now() - changedAt} ms after the change`);
+  });
 });
