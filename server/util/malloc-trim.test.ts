@@ -129,7 +129,9 @@ async function rssGrowthAfterPasswordHashes(fixThresholds: boolean): Promise<num
 
 test("with malloc's thresholds fixed, password hashes leave no memory behind; glibc's default keeps 16 MiB per hash thread", { skip }, async () => {
   const [fixed, dynamic] = await Promise.all([rssGrowthAfterPasswordHashes(true), rssGrowthAfterPasswordHashes(false)]);
-  assert.ok(fixed < 4 * MiB, `fixed thresholds: RSS grew ${(fixed / MiB).toFixed(1)} MiB`);
+  // Half of the 16 MiB one hash leaves behind without the fix: the process grows by a little
+  // for its own reasons (thread stacks, code), which once measured 4.1 MiB on a CI run.
+  assert.ok(fixed < 8 * MiB, `fixed thresholds: RSS grew ${(fixed / MiB).toFixed(1)} MiB`);
   // The case the fix is for, so this test fails if the scenario no longer reproduces.
   assert.ok(dynamic >= 16 * MiB, `glibc's dynamic threshold: RSS grew ${(dynamic / MiB).toFixed(1)} MiB`);
 });
