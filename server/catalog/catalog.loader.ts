@@ -10,6 +10,7 @@ import { findCycles, topologicalSort } from "./catalog.graph.js";
 import type { Report } from "./catalog.issues.js";
 import { loadTemplates, readYamlFile } from "./catalog.templates.js";
 import type { Catalog, CatalogProblem } from "./catalog.types.js";
+import { compareCodeUnits } from "../util/compare.js";
 
 export interface CatalogLocation {
   catalogDir: string;
@@ -70,7 +71,7 @@ export async function loadCatalog(location: CatalogLocation): Promise<LoadCatalo
   }
 
   if (problems.length) {
-    problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+    problems.sort((a, b) => compareCodeUnits(a.file, b.file) || a.line - b.line);
     return { ok: false, problems };
   }
   const components = new Map([...loaded].map(([name, entry]) => [name, entry.component!]));

@@ -13,6 +13,7 @@
 import type { CatalogService } from "../catalog/catalog.service.js";
 import type { ArtifactRow, ReleasesRepo } from "./releases.repo.js";
 import type { ReleaseView } from "./releases.service.js";
+import { compareCodeUnits } from "../util/compare.js";
 
 type Script = Awaited<ReturnType<ReleasesRepo["sqlScriptsOf"]>>[number];
 
@@ -102,5 +103,5 @@ function scriptsBetween(baseScripts: Script[], targetScripts: Script[]) {
     });
     byDatabase.set(script.database, group);
   }
-  return [...byDatabase.values()].sort((a, b) => a.database.localeCompare(b.database));
+  return [...byDatabase.values()].sort((a, b) => compareCodeUnits(a.database, b.database));
 }

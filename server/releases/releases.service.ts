@@ -12,6 +12,7 @@ import { canonicalJson } from "../util/canonical-json.js";
 import type { EventSink } from "../webhooks/events.js";
 import { ReleasesRepo, type ArtifactRow, type ComponentRef } from "./releases.repo.js";
 import type { CreateReleaseBody, UpdateReleaseBody } from "./releases.schema.js";
+import { compareCodeUnits } from "../util/compare.js";
 
 export type ReleaseWithComponents = NonNullable<Awaited<ReturnType<ReleasesRepo["find"]>>>;
 
@@ -25,7 +26,7 @@ export interface ReleaseView {
 export function releaseDigest(artifacts: Array<Pick<ArtifactRow, "component" | "version" | "filename" | "sha256">>): string {
   const set = artifacts
     .map((a) => ({ component: a.component, version: a.version, filename: a.filename, sha256: a.sha256 }))
-    .sort((a, b) => a.component.localeCompare(b.component) || a.version.localeCompare(b.version) || a.filename.localeCompare(b.filename));
+    .sort((a, b) => compareCodeUnits(a.component, b.component) || compareCodeUnits(a.version, b.version) || compareCodeUnits(a.filename, b.filename));
   return createHash("sha256").update(canonicalJson(set)).digest("hex");
 }
 

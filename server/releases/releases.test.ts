@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startTestServer, type TestServer, type TestUser } from "../../test/support/server.js";
+import { releaseDigest } from "./releases.service.js";
 import { compareVersions } from "./versions.js";
 
 let server: TestServer;
@@ -163,5 +164,17 @@ describe("releases", () => {
     assert.ok(compareVersions("2.0.0-rc.1", "2.0.0") < 0);
     assert.ok(compareVersions("2.4.0.10", "2.4.0.9") > 0);
     assert.equal(compareVersions("1.0", "1.0"), 0);
+    // Identifiers compare in ASCII order (SemVer's rule), whatever the server's locale.
+    assert.ok(compareVersions("1.0.0.B", "1.0.0.a") < 0);
+    assert.ok(compareVersions("2.0.0-RC.1", "2.0.0-beta.1") < 0);
+  });
+
+  it("computes a release's digest from its set alone, not from the order it was read in", () => {
+    const artifact = (component: string, filename: string, digit: string) => ({ component, version: "1.0.0", filename, sha256: digit.repeat(64) });
+    // Collation calls the first two equal (U+200B is ignorable) and puts "App" after "app".
+    const set = [artifact("api", "ab.bin", "1"), artifact("api", "a\u200Bb.bin", "2"), artifact("App", "x.bin", "3"), artifact("app", "x.bin", "4")];
+    const digest = releaseDigest(set);
+    assert.equal(releaseDigest([...set].reverse()), digest);
+    assert.equal(releaseDigest([set[2]!, set[0]!, set[3]!, set[1]!]), digest);
   });
 });

@@ -4,6 +4,7 @@
  * so `2.10` follows `2.9` and four-part versions like `2.4.0.1` order sensibly too.
  */
 import semver from "semver";
+import { compareCodeUnits } from "../util/compare.js";
 
 /** Semver-ish: digits and dots, optional `-pre.release` and `+build`; never a slash. */
 export const RELEASE_VERSION = /^\d+(\.\d+){0,3}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
@@ -22,7 +23,7 @@ export function compareVersions(a: string, b: string): number {
     if (x === undefined) return -1;
     if (y === undefined) return 1;
     const numeric = /^\d+$/.test(x) && /^\d+$/.test(y);
-    const order = numeric ? Number(x) - Number(y) : x.localeCompare(y);
+    const order = numeric ? Number(x) - Number(y) : compareCodeUnits(x, y);
     if (order !== 0) return Math.sign(order);
   }
   return 0;

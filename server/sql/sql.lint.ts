@@ -17,6 +17,7 @@ import { factsFromAst, factsFromTokens, type StatementFacts } from "./sql.facts.
 import { hasParser, parseStatement } from "./sql.parse.js";
 import { splitStatements, type SqlStatement } from "./sql.split.js";
 import type { Finding, Severity, SqlDialect } from "./sql.types.js";
+import { compareCodeUnits } from "../util/compare.js";
 
 /** Objects whose DROP loses data; dropping anything else (views, indexes, routines) is a warning. */
 const DATA_OBJECTS = new Set(["TABLE", "DATABASE", "SCHEMA", "TABLESPACE", "SEQUENCE", "USER", "ROLE"]);
@@ -79,7 +80,7 @@ function capFindings(findings: Finding[]): Finding[] {
   if (findings.length <= MAX_FINDINGS) return findings;
   const rest = new Map<string, number>();
   for (const finding of findings.slice(MAX_FINDINGS)) rest.set(finding.rule, (rest.get(finding.rule) ?? 0) + 1);
-  const counts = [...rest].sort(([a], [b]) => a.localeCompare(b)).map(([rule, count]) => `${count} ${rule}`).join(", ");
+  const counts = [...rest].sort(([a], [b]) => compareCodeUnits(a, b)).map(([rule, count]) => `${count} ${rule}`).join(", ");
   return [
     ...findings.slice(0, MAX_FINDINGS),
     { rule: "too_many_findings", severity: "warning", statement: null, line: null, message: `${findings.length - MAX_FINDINGS} more findings not listed: ${counts}` },
