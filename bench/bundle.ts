@@ -24,7 +24,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { freshDatabase, freshQueuePrefix, REDIS_URL, type Cleanups } from "../test/support/cluster.js";
 import { startFerryProcess, type FerryProcess } from "../test/support/process.js";
-import { currentRssMiB, mb, median, printTable, processCpuTimes, sampleRss, settleDisk, timed } from "./lib.js";
+import { benchServerNodeArgs, currentRssMiB, mb, median, printTable, processCpuTimes, sampleRss, settleDisk, timed } from "./lib.js";
 
 const total = Number(process.env.BENCH_BUNDLE_BYTES ?? 2 * 1024 ** 3);
 const incrementalBase = Number(process.env.BENCH_INCREMENTAL_BYTES ?? 495 * 1024 * 1024);
@@ -187,7 +187,7 @@ try {
 /** The server (and in the production profile the worker that builds), and how to stop them and drop what they used. */
 async function startFerry(dataDir: string): Promise<{ ferry: FerryProcess; worker: FerryProcess | null; stop(): Promise<void> }> {
   if (profile === "embedded") {
-    const ferry = await startFerryProcess({ FERRY_DATA_DIR: dataDir, LOG_LEVEL: "warn" });
+    const ferry = await startFerryProcess({ FERRY_DATA_DIR: dataDir, LOG_LEVEL: "warn" }, ["server"], benchServerNodeArgs());
     return { ferry, worker: null, stop: () => ferry.stop() };
   }
   const cleanups: Cleanups = [];
@@ -203,9 +203,9 @@ async function startFerry(dataDir: string): Promise<{ ferry: FerryProcess; worke
       LOG_LEVEL: "warn",
     };
     // The server migrates the scratch database before the worker starts on it.
-    const ferry = await startFerryProcess({ ...env, FERRY_EMBEDDED_WORKER: "false" });
+    const ferry = await startFerryProcess({ ...env, FERRY_EMBEDDED_WORKER: "false" }, ["server"], benchServerNodeArgs());
     cleanups.push(() => ferry.stop());
-    const worker = await startFerryProcess(env, ["worker"]);
+    const worker = await startFerryProcess(env, ["worker"], benchServerNodeArgs());
     cleanups.push(() => worker.stop());
     return { ferry, worker, stop };
   } catch (error) {

@@ -25,7 +25,7 @@ import pg from "pg";
 import { hashOpaqueToken, newOpaqueToken, SITE_TOKEN_PREFIX } from "../server/auth/opaque-token.js";
 import { createScratchDatabase, TEST_DATABASE_URL } from "../test/support/postgres.js";
 import { builtFerryCli, SERVER_NODE_FLAGS } from "../test/support/process.js";
-import { currentRssMiB, load, percentile, printTable, processCpuMs, sampleRss } from "./lib.js";
+import { benchServerNodeArgs, currentRssMiB, load, percentile, printTable, processCpuMs, sampleRss } from "./lib.js";
 
 const SITES = Number(process.env.BENCH_SITES ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -34,8 +34,7 @@ const root = path.resolve(import.meta.dirname, "..");
 
 async function startFerry(databaseUrl: string, dataDir: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeArgs, await builtFerryCli(), "server"], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...benchServerNodeArgs(), await builtFerryCli(), "server"], {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: databaseUrl, FERRY_DATA_DIR: dataDir, FERRY_ADMIN_PASSWORD: "bench-password", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn", FERRY_CATALOG_DIR: path.join(root, "catalog") },
     stdio: ["ignore", "pipe", "inherit"],

@@ -4,6 +4,11 @@ import { readFileSync, rmSync } from "node:fs";
 import { type Agent, request } from "node:http";
 import path from "node:path";
 
+/** Extra Node.js flags for the Ferry processes a bench starts (BENCH_SERVER_NODE_ARGS), to compare a V8 setting with the default in one session. */
+export function benchServerNodeArgs(): string[] {
+  return (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+}
+
 export function mb(bytes: number): number {
   return bytes / 1024 / 1024;
 }

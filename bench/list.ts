@@ -29,7 +29,7 @@ import pg from "pg";
 import { canonicalJson } from "../server/util/canonical-json.js";
 import { createScratchDatabase } from "../test/support/postgres.js";
 import { startFerryProcess } from "../test/support/process.js";
-import { callLoopback, currentRssMiB, load, percentile, printTable, sampleRss } from "./lib.js";
+import { benchServerNodeArgs, callLoopback, currentRssMiB, load, percentile, printTable, sampleRss } from "./lib.js";
 
 const ARTIFACTS = Number(process.env.BENCH_ARTIFACTS ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -312,7 +312,7 @@ async function main(): Promise<void> {
   let ferry: Awaited<ReturnType<typeof startFerryProcess>> | null = null;
   let keep = false;
   try {
-    ferry = await startFerryProcess({ DATABASE_URL: database.url, FERRY_DATA_DIR: dataDir, FERRY_CATALOG_DIR: path.join(root, "catalog"), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn" });
+    ferry = await startFerryProcess({ DATABASE_URL: database.url, FERRY_DATA_DIR: dataDir, FERRY_CATALOG_DIR: path.join(root, "catalog"), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn" }, ["server"], benchServerNodeArgs());
     const port = Number(new URL(ferry.url).port);
 
     const seedStarted = Date.now();

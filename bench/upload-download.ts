@@ -22,7 +22,7 @@ import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startFerryProcess, freePort } from "../test/support/process.js";
-import { currentRssMiB, have, mb, median, printTable, sampleRss, settleDisk, timed } from "./lib.js";
+import { benchServerNodeArgs, currentRssMiB, have, mb, median, printTable, sampleRss, settleDisk, timed } from "./lib.js";
 
 const bytes = Number(process.env.BENCH_BYTES ?? 1024 ** 3);
 /** Two of the trimmer's default 5 s ticks, and a second for the frees V8 makes off-thread. */
@@ -97,7 +97,7 @@ try {
 
   const nginx = await startNginx(path.join(work, "nginx"));
   if (!nginx) console.log("nginx not installed (apt-get install nginx-light): nginx baselines skipped");
-  const ferry = await startFerryProcess({ FERRY_DATA_DIR: path.join(work, "ferry") });
+  const ferry = await startFerryProcess({ FERRY_DATA_DIR: path.join(work, "ferry") }, ["server"], benchServerNodeArgs());
   try {
     const token = await ferry.login();
     const pid = ferry.child.pid!;

@@ -27,7 +27,7 @@ import pg from "pg";
 import { CHAIN_LOCK_KEY, eventHash } from "../server/audit/audit.service.js";
 import { createScratchDatabase, type ScratchDatabase } from "../test/support/postgres.js";
 import { startFerryProcess } from "../test/support/process.js";
-import { callLoopback, currentRssMiB, load, percentile, printTable, sampleRss, type Load } from "./lib.js";
+import { benchServerNodeArgs, callLoopback, currentRssMiB, load, percentile, printTable, sampleRss, type Load } from "./lib.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
@@ -72,7 +72,7 @@ async function runProfile(profile: "postgresql" | "embedded"): Promise<Record<st
   let ferry: Awaited<ReturnType<typeof startFerryProcess>> | undefined;
   try {
     if (profile === "postgresql") database = await createScratchDatabase("ferry_bench_writes");
-    ferry = await startFerryProcess({ FERRY_DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn" });
+    ferry = await startFerryProcess({ FERRY_DATA_DIR: dataDir, ...(database ? { DATABASE_URL: database.url } : {}), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn" }, ["server"], benchServerNodeArgs());
     const port = Number(new URL(ferry.url).port);
     const token = await ferry.login();
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });

@@ -51,11 +51,14 @@ export function builtFerryCli(): Promise<string> {
   })());
 }
 
-/** `env.PORT` keeps a port across restarts (a process started again where clients expect it); otherwise a free one. */
-export async function startFerryProcess(env: Record<string, string>, args: string[] = ["server"]): Promise<FerryProcess> {
+/**
+ * `env.PORT` keeps a port across restarts (a process started again where clients expect it); otherwise a free one.
+ * `nodeFlags` go after SERVER_NODE_FLAGS, so a bench can try another V8 setting against the default.
+ */
+export async function startFerryProcess(env: Record<string, string>, args: string[] = ["server"], nodeFlags: string[] = []): Promise<FerryProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const cli = await builtFerryCli();
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, cli, ...args], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeFlags, cli, ...args], {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", FERRY_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
