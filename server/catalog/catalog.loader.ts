@@ -5,12 +5,12 @@
  */
 import { readdir } from "node:fs/promises";
 import path from "node:path";
+import { compareCodeUnits } from "../util/compare.js";
 import { loadComponent, type LoadedComponent } from "./catalog.component.js";
 import { findCycles, topologicalSort } from "./catalog.graph.js";
 import type { Report } from "./catalog.issues.js";
 import { loadTemplates, readYamlFile } from "./catalog.templates.js";
 import type { Catalog, CatalogProblem } from "./catalog.types.js";
-import { compareCodeUnits } from "../util/compare.js";
 
 export interface CatalogLocation {
   catalogDir: string;

@@ -11,9 +11,9 @@
  * `outOfOrder`: it would run after scripts that sort later.
  */
 import type { CatalogService } from "../catalog/catalog.service.js";
+import { compareCodeUnits } from "../util/compare.js";
 import type { ArtifactRow, ReleasesRepo } from "./releases.repo.js";
 import type { ReleaseView } from "./releases.service.js";
-import { compareCodeUnits } from "../util/compare.js";
 
 type Script = Awaited<ReturnType<ReleasesRepo["sqlScriptsOf"]>>[number];
 

@@ -10,9 +10,9 @@ import type { Db } from "../db/client.js";
 import { badRequest, conflict, notFound } from "../errors.js";
 import { canonicalJson } from "../util/canonical-json.js";
 import type { EventSink } from "../webhooks/events.js";
+import { compareCodeUnits } from "../util/compare.js";
 import { ReleasesRepo, type ArtifactRow, type ComponentRef } from "./releases.repo.js";
 import type { CreateReleaseBody, UpdateReleaseBody } from "./releases.schema.js";
-import { compareCodeUnits } from "../util/compare.js";
 
 export type ReleaseWithComponents = NonNullable<Awaited<ReturnType<ReleasesRepo["find"]>>>;
 

@@ -13,11 +13,11 @@
  * MAX_PARSED_STATEMENTS, or longer than MAX_PARSED_STATEMENT_CHARS (bulk INSERTs), are
  * checked by keywords only, and findings past MAX_FINDINGS are summed up per rule.
  */
+import { compareCodeUnits } from "../util/compare.js";
 import { factsFromAst, factsFromTokens, type StatementFacts } from "./sql.facts.js";
 import { hasParser, parseStatement } from "./sql.parse.js";
 import { splitStatements, type SqlStatement } from "./sql.split.js";
 import type { Finding, Severity, SqlDialect } from "./sql.types.js";
-import { compareCodeUnits } from "../util/compare.js";
 
 /** Objects whose DROP loses data; dropping anything else (views, indexes, routines) is a warning. */
 const DATA_OBJECTS = new Set(["TABLE", "DATABASE", "SCHEMA", "TABLESPACE", "SEQUENCE", "USER", "ROLE"]);

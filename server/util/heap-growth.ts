@@ -10,8 +10,8 @@
  *   200 MiB.
  * - Embedded (PGlite): 30 (1.3×). PostgreSQL's own memory (~60 MiB) lives in the same
  *   process. 16 clients writing audited rows peaked at 203–210 MiB with 100, 193–196 with
- *   75, 184–190 with 50 and 183–185 with 30, at the same write rate (the database is what
- *   they wait for). A 2 GiB bundle build peaked at 196–198 MiB with 50 and 189–192 with 30;
+ *   75, 184–190 with 50 and 181–185 with 30, at the same write rate (the database is what
+ *   they wait for). A 2 GiB bundle build peaked at 196–198 MiB with 50 and 189–194 with 30;
  *   20 gave no less.
  * The numbers are in docs/BENCHMARKS.md. A `--heap-growing-percent` on the command line wins.
  */
