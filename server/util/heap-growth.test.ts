@@ -50,11 +50,10 @@ describe("heap growth", () => {
     const postgres = await churn({ database: "postgresql" });
     const commandLine = await churn({ database: "pglite", nodeFlags: ["--heap-growing-percent=300"] });
     const peaks = `peaks: V8's own choice ${unset.peakMiB.toFixed(0)} MiB, embedded ${embedded.peakMiB.toFixed(0)}, PostgreSQL ${postgres.peakMiB.toFixed(0)}, command line 300% ${commandLine.peakMiB.toFixed(0)}`;
-    assert.equal(embedded.set, 30);
+    assert.equal(embedded.set, 50);
     assert.equal(postgres.set, 100);
     assert.equal(commandLine.set, null);
-    // Measured in plain Node.js: V8's own choice and 300% peaked at 135-149 MiB, 50% at 81-87, 100% at 67-77 on one
-    // machine; V8's own and 300% at 240, 30% at 84 and 100% at 123 on another.
+    // Measured in plain Node.js here: V8's own choice and 300% peak at 135-149 MiB, 50% at 81-87, 100% at 67-77.
     assert.ok(embedded.peakMiB < unset.peakMiB * 0.75, peaks);
     assert.ok(postgres.peakMiB < unset.peakMiB * 0.75, peaks);
     assert.ok(commandLine.peakMiB > postgres.peakMiB * 1.5, peaks);
