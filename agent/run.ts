@@ -181,10 +181,11 @@ export class OnlineAgent {
     const controller = new AbortController();
     const stop = () => controller.abort(new Error("the agent was asked to stop"));
     this.opts.signal.addEventListener("abort", stop, { once: true });
-    events.onCancel = () => controller.abort(new Error("the server cancelled the deployment"));
+    const cancelled = () => controller.abort(new Error("the server cancelled the deployment"));
+    events.onCancel = cancelled;
     watch.onCancel = (answer) => {
       this.say(`the server stopped the deployment: ${answer}`);
-      controller.abort(new Error("the server cancelled the deployment"));
+      cancelled();
     };
     watch.start();
     let report: ApplyReport;

@@ -16,24 +16,19 @@
  * server agree, and no journal is left.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deployHello, deploymentLogLines, waitForStatus } from "../../server/deployments/deployments.fixtures.js";
 import { startAgentProcess, type AgentProcess as Agent } from "../support/agent-process.js";
 import { bundleWorld } from "../support/bundles.js";
 import { remoteServer } from "../support/cluster.js";
-import { Gate, gatedAgentSite, writeGatedHelloCatalog } from "../support/gated-hello.js";
+import { gatedAgentSite, gatedWorkspace, writeGatedHelloCatalog } from "../support/gated-hello.js";
 import { freePort, startFerryProcess, type FerryProcess } from "../support/process.js";
 import { until } from "../support/until.js";
 import type { TestServer, TestUser } from "../support/server.js";
 
-const dir = mkdtempSync(path.join(tmpdir(), "ferry-deploy-crash-"));
-const installRoot = path.join(dir, "opt");
-const workdir = path.join(dir, "work");
-const keyFile = path.join(dir, "signing-key.pem");
-const gate = new Gate(path.join(dir, "gate"), installRoot);
+const { dir, installRoot, workdir, keyFile, gate } = gatedWorkspace("ferry-deploy-crash-");
 let serverEnv: Record<string, string>;
 let ferry: FerryProcess;
 let server: TestServer;

@@ -8,7 +8,8 @@
  * version ran to the end (exactly one, however often processes were killed).
  * Releases are published with publishHello (same artifact and release names).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { dump } from "js-yaml";
 import { createSite, publishHello } from "../../server/deployments/deployments.fixtures.js";
@@ -63,6 +64,16 @@ export class Gate {
     const file = path.join(this.installRoot, "hello", "applied.log");
     return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
   }
+}
+
+/**
+ * A scratch folder laid out for one gated-agent test file: the site's install root, the
+ * agent's work directory, the server's signing key for the agent, and the gate.
+ */
+export function gatedWorkspace(prefix: string): { dir: string; installRoot: string; workdir: string; keyFile: string; gate: Gate } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const installRoot = path.join(dir, "opt");
+  return { dir, installRoot, workdir: path.join(dir, "work"), keyFile: path.join(dir, "signing-key.pem"), gate: new Gate(path.join(dir, "gate"), installRoot) };
 }
 
 /**
