@@ -4,10 +4,7 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { PrismaPGlite } from "pglite-prisma-adapter";
-import { PrismaPg } from "@prisma/adapter-pg";
-import pg from "pg";
+import type { PGlite } from "@electric-sql/pglite";
 import type { SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { lockEmbeddedDatabase } from "./data-dir-lock.js";
@@ -18,6 +15,21 @@ import { compileWasmWithLiftoffOnly } from "./wasm.js";
 export type Db = PrismaClient;
 
 /**
+ * Each database's driver is imported only by a process that uses it. A process holds the
+ * code of the modules it imports for good: `pg` and its adapter are ~2.6 MiB of an embedded
+ * server's JavaScript heap, and PGlite's JavaScript ~1 MiB of a PostgreSQL one's.
+ */
+async function postgresDriver() {
+  const [{ default: pg }, { PrismaPg }] = await Promise.all([import("pg"), import("@prisma/adapter-pg")]);
+  return { pg, PrismaPg };
+}
+
+async function pgliteDriver() {
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
+  return { PGlite, PrismaPGlite };
+}
+
+/**
  * PGlite runs PostgreSQL inside this process, so its buffers count against the server's
  * memory. PostgreSQL's defaults (128 MB shared_buffers) cost ~130 MiB of RSS for a
  * single-user embedded database that needs far less. PGlite touches all of shared_buffers
@@ -25,10 +37,7 @@ export type Db = PrismaClient;
  * audited rows ran as fast (176–193 against 169–186 writes/s; docs/BENCHMARKS.md). Pages
  * not in the buffers are read from the OS page cache. PGlite's own flags are kept.
  */
-const PGLITE_START_PARAMS = [
-  ...PGlite.defaultStartParams,
-  ...["-c", "shared_buffers=8MB", "-c", "work_mem=4MB", "-c", "maintenance_work_mem=16MB", "-c", "temp_buffers=4MB", "-c", "wal_buffers=1MB"],
-];
+const PGLITE_SETTINGS = ["-c", "shared_buffers=8MB", "-c", "work_mem=4MB", "-c", "maintenance_work_mem=16MB", "-c", "temp_buffers=4MB", "-c", "wal_buffers=1MB"];
 
 export interface Database {
   prisma: PrismaClient;
@@ -56,6 +65,7 @@ export interface DatabaseOptions {
  * same time (two servers, workers) timed out after 10 s (P1002) waiting for it.
  */
 async function migratePostgres(databaseUrl: string, migrationsDirectory?: string): Promise<string[]> {
+  const { pg, PrismaPg } = await postgresDriver();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: 5_000 });
   try {
     return await applyPendingMigrations(new PrismaPg(pool), migrationsDirectory);
@@ -68,6 +78,7 @@ const APPLIED_MIGRATIONS_SQL =
   "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name";
 
 async function appliedMigrationsOnPostgres(databaseUrl: string): Promise<string[]> {
+  const { pg } = await postgresDriver();
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
   await client.connect();
   try {
@@ -106,10 +117,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const databaseUrl = options.databaseUrl;
     appliedMigrations = () => appliedMigrationsOnPostgres(databaseUrl);
     kind = "postgresql";
+    const { PrismaPg } = await postgresDriver();
     adapterFactory = new PrismaPg({ connectionString: options.databaseUrl, max: 20, connectionTimeoutMillis: 5_000 });
     closeDriver = async () => {};
   } else {
     kind = "pglite";
+    const { PGlite, PrismaPGlite } = await pgliteDriver();
     let pglite: PGlite;
     let unlock = () => {};
     if (options.inMemory) {
@@ -121,7 +134,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       mkdirSync(dir, { recursive: true });
       // Before PGlite touches a file: a second process on these files corrupts them.
       unlock = lockEmbeddedDatabase(dir, `${dir}.lock`);
-      pglite = new PGlite(dir, { startParams: PGLITE_START_PARAMS });
+      pglite = new PGlite(dir, { startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
     }
     try {
       await pglite.waitReady;
