@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { load as loadYaml } from "js-yaml";
-import { SERVER_NODE_FLAGS } from "./support/process.js";
+import { SERVER_ENV, SERVER_NODE_FLAGS } from "./support/process.js";
 
 const root = path.resolve(import.meta.dirname, "..");
 const read = (file: string) => readFileSync(path.join(root, file), "utf8");
@@ -67,12 +67,16 @@ test("the Dockerfile uses npm scripts and paths that exist", () => {
   assert.match(dockerfile, /npm ci --omit=dev/);
 });
 
-test("npm start, the image's entrypoint and the tests' server processes run node with the same flags", () => {
+test("npm start, the image's entrypoint and the tests' server processes run node with the same flags and environment", () => {
   const start = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts.start!;
-  assert.equal(start, ["node", ...SERVER_NODE_FLAGS, "dist/ferry.js", "server"].join(" "));
-  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(read("docker/Dockerfile"));
+  const startEnv = Object.entries(SERVER_ENV).map(([name, value]) => `${name}=\${${name}:-${value}}`);
+  assert.equal(start, [...startEnv, "node", ...SERVER_NODE_FLAGS, "dist/ferry.js", "server"].join(" "));
+  const dockerfile = read("docker/Dockerfile");
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
   assert.ok(entrypoint, "the Dockerfile has an exec-form ENTRYPOINT");
   assert.deepEqual(JSON.parse(entrypoint[1]!), ["node", ...SERVER_NODE_FLAGS, "dist/ferry.js"]);
+  const runtimeStage = dockerfile.slice(dockerfile.indexOf("AS runtime"));
+  for (const [name, value] of Object.entries(SERVER_ENV)) assert.match(runtimeStage, new RegExp(`^\\s*(ENV )?${name}=${value}\\b`, "m"), `the image sets ${name}=${value}`);
 });
 
 /** The Compose available here: `docker compose` (v2) where present, else Debian's `docker-compose` 1.29. */

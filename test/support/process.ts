@@ -12,6 +12,12 @@ import { pathToFileURL } from "node:url";
 const root = path.resolve(import.meta.dirname, "../..");
 /** As in package.json `start` and docker/Dockerfile (test/docker-files.test.ts holds them equal). */
 export const SERVER_NODE_FLAGS = ["--max-semi-space-size=4"];
+/**
+ * The environment `npm start` and the image give a server, unless the caller's own
+ * environment says otherwise (a bench trying another value). MALLOC_ARENA_MAX: see
+ * `fixMallocThresholds` in server/util/malloc-trim.ts.
+ */
+export const SERVER_ENV = { MALLOC_ARENA_MAX: "2" };
 export const TEST_ADMIN_PASSWORD = "admin-password-for-tests";
 
 export interface FerryProcess {
@@ -60,7 +66,7 @@ export async function startFerryProcess(env: Record<string, string>, args: strin
   const cli = await builtFerryCli();
   const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeFlags, cli, ...args], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", FERRY_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, LOG_LEVEL: "warn", ...env },
+    env: { ...SERVER_ENV, ...process.env, PORT: String(port), HOST: "127.0.0.1", FERRY_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
