@@ -15,12 +15,13 @@
  *
  * How many heaps there are is set from outside: glibc gives threads that allocate their own
  * heap (an arena), up to 8 per core, and memory freed in one is reused only by the threads
- * on it. `npm start`, the image and the tests' server processes set `MALLOC_ARENA_MAX=2`:
- * 2 GiB bundle builds on an embedded server peaked at 189–190 MiB with it and 198–199
- * without, with no throughput lost; `=1` saved 2–3 MiB more and slowed downloads (the event
- * loop and the hashing thread then share one heap's lock). The same `mallopt` from here
+ * on it. `npm start`, the image and the tests' server processes set `MALLOC_ARENA_MAX=2`.
+ * An embedded server's peak during 2 GiB bundle builds: 188–193 MiB with it, 191–193
+ * without (16 allowed); during 1 GiB uploads and downloads 186–188 against 191; no
+ * throughput lost (docs/BENCHMARKS.md). `=1` saved 2–3 MiB more and slowed downloads: the
+ * event loop and the hashing thread then share one heap's lock. The same `mallopt` from here
  * came too late: glibc fixes the limit when the arenas are created, and Node's own threads
- * create them before any JavaScript runs (198–201 MiB, no change).
+ * create them before any JavaScript runs (197–201 MiB in bundle builds, no change).
  *
  * Only where the C library is glibc; elsewhere (musl, macOS) nothing is started.
  */
