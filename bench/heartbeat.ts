@@ -24,7 +24,7 @@ import { Agent, request } from "node:http";
 import pg from "pg";
 import { hashOpaqueToken, newOpaqueToken, SITE_TOKEN_PREFIX } from "../server/auth/opaque-token.js";
 import { createScratchDatabase, TEST_DATABASE_URL } from "../test/support/postgres.js";
-import { builtFerryCli, SERVER_NODE_FLAGS } from "../test/support/process.js";
+import { builtFerryCli, SERVER_ENV, SERVER_NODE_FLAGS } from "../test/support/process.js";
 import { benchServerNodeArgs, currentRssMiB, load, percentile, printTable, processCpuMs, sampleRss } from "./lib.js";
 
 const SITES = Number(process.env.BENCH_SITES ?? 10_000);
@@ -36,7 +36,7 @@ async function startFerry(databaseUrl: string, dataDir: string): Promise<{ port:
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...benchServerNodeArgs(), await builtFerryCli(), "server"], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: databaseUrl, FERRY_DATA_DIR: dataDir, FERRY_ADMIN_PASSWORD: "bench-password", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn", FERRY_CATALOG_DIR: path.join(root, "catalog") },
+    env: { ...SERVER_ENV, ...process.env, PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: databaseUrl, FERRY_DATA_DIR: dataDir, FERRY_ADMIN_PASSWORD: "bench-password", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn", FERRY_CATALOG_DIR: path.join(root, "catalog") },
     stdio: ["ignore", "pipe", "inherit"],
   });
   // Server errors (pino level 50+) are shown; the rest of its log is not.

@@ -34,10 +34,12 @@ async function pgliteDriver() {
  * memory. PostgreSQL's defaults (128 MB shared_buffers) cost ~130 MiB of RSS for a
  * single-user embedded database that needs far less. PGlite touches all of shared_buffers
  * at start: 8 MB rather than 16 saved 8 MiB of an idle server, and 16 clients writing
- * audited rows ran as fast (176–193 against 169–186 writes/s; docs/BENCHMARKS.md). Pages
- * not in the buffers are read from the OS page cache. PGlite's own flags are kept.
+ * audited rows ran as fast (176–193 against 169–186 writes/s); 4 MB rather than 8 took
+ * 4–5 MiB off the peak of 2 GiB bundle builds (184–185 against 188–192 MiB), at the same
+ * write rate (220–232 against 220–235) and build speed (docs/BENCHMARKS.md). Pages not in
+ * the buffers are read from the OS page cache. PGlite's own flags are kept.
  */
-const PGLITE_SETTINGS = ["-c", "shared_buffers=8MB", "-c", "work_mem=4MB", "-c", "maintenance_work_mem=16MB", "-c", "temp_buffers=4MB", "-c", "wal_buffers=1MB"];
+const PGLITE_SETTINGS = ["-c", "shared_buffers=4MB", "-c", "work_mem=4MB", "-c", "maintenance_work_mem=16MB", "-c", "temp_buffers=4MB", "-c", "wal_buffers=1MB"];
 
 export interface Database {
   prisma: PrismaClient;
