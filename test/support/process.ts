@@ -14,8 +14,8 @@ const root = path.resolve(import.meta.dirname, "../..");
 export const SERVER_NODE_FLAGS = ["--max-semi-space-size=4"];
 /**
  * The environment `npm start` and the image give a server, unless the caller's own
- * environment says otherwise (a bench trying another value). MALLOC_ARENA_MAX: see
- * `fixMallocThresholds` in server/util/malloc-trim.ts.
+ * environment says otherwise (a bench trying another value). MALLOC_ARENA_MAX: see the
+ * comment at the top of server/util/malloc-trim.ts.
  */
 export const SERVER_ENV = { MALLOC_ARENA_MAX: "2" };
 export const TEST_ADMIN_PASSWORD = "admin-password-for-tests";
