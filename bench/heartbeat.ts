@@ -9,7 +9,7 @@
  * the CPU time the server process and PostgreSQL's backends spent per heartbeat, which
  * varies far less than throughput on a shared machine, and the server's peak RSS under the
  * load. The server runs as `npm start` and the image run it: the compiled dist/ferry.js with
- * the same Node.js flags.
+ * the same Node.js flags and environment (startFerryProcess, as the other benches start it).
  *
  * Env: BENCH_SITES (10000), BENCH_SECONDS (20), BENCH_CONCURRENCY (64),
  * FERRY_TEST_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/test), BENCH_SERVER_NODE_ARGS
@@ -24,7 +24,7 @@ import { Agent, request } from "node:http";
 import pg from "pg";
 import { hashOpaqueToken, newOpaqueToken, SITE_TOKEN_PREFIX } from "../server/auth/opaque-token.js";
 import { createScratchDatabase, TEST_DATABASE_URL } from "../test/support/postgres.js";
-import { builtFerryCli, SERVER_ENV, SERVER_NODE_FLAGS } from "../test/support/process.js";
+import { startFerryProcess } from "../test/support/process.js";
 import { benchServerNodeArgs, currentRssMiB, load, percentile, printTable, processCpuMs, sampleRss } from "./lib.js";
 
 const SITES = Number(process.env.BENCH_SITES ?? 10_000);
@@ -33,25 +33,14 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const root = path.resolve(import.meta.dirname, "..");
 
 async function startFerry(databaseUrl: string, dataDir: string): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...benchServerNodeArgs(), await builtFerryCli(), "server"], {
-    cwd: root,
-    env: { ...SERVER_ENV, ...process.env, PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: databaseUrl, FERRY_DATA_DIR: dataDir, FERRY_ADMIN_PASSWORD: "bench-password", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn", FERRY_CATALOG_DIR: path.join(root, "catalog") },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  // Server errors (pino level 50+) are shown; the rest of its log is not.
-  child.stdout!.on("data", (chunk: Buffer) => {
+  const env = { DATABASE_URL: databaseUrl, FERRY_DATA_DIR: dataDir, FERRY_ADMIN_PASSWORD: "bench-password", LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn", FERRY_CATALOG_DIR: path.join(root, "catalog") };
+  const ferry = await startFerryProcess(env, ["server"], benchServerNodeArgs());
+  // Server errors (pino level 50+) and anything on stderr are shown; the rest of its log is not.
+  ferry.child.stdout!.on("data", (chunk: Buffer) => {
     for (const line of chunk.toString().split("\n")) if (/"level":(50|60)/.test(line)) console.error(line.slice(0, 2000));
   });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`ferry exited with ${child.exitCode}`);
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
-    if (ready) break;
-    if (Date.now() > deadline) throw new Error("ferry did not become ready");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return running(child, port);
+  ferry.child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(chunk));
+  return { port: Number(new URL(ferry.url).port), pid: ferry.child.pid!, stop: ferry.stop };
 }
 
 /** A server process on `port`, stopped with SIGTERM. */
