@@ -129,6 +129,11 @@ describe("benchmarks on small sizes", { concurrency: 1 }, () => {
       assert.ok(rows.some((row) => row.what === "reference: GNU tar cf, then openssl sha256 of it"), run.output);
       const hashedTarRatio = new RegExp(`; to tar then openssl sha256: (${NUMBER})`).exec(run.output);
       assert.ok(hashedTarRatio && Number(hashedTarRatio[1]) > 0, run.output);
+      assert.ok(rows.some((row) => row.what === "reference: GNU tar cf, then sync of it"), run.output);
+      const durableTarRatio = new RegExp(`; to tar then sync: (${NUMBER})`).exec(run.output);
+      assert.ok(durableTarRatio && Number(durableTarRatio[1]) > 0, run.output);
+      const ceiling = new RegExp(`ceiling: GNU tar's own CPU ${NUMBER} s \\+ 2 SHA-256 passes of (${NUMBER}) s = ${NUMBER} s per GiB; on \\d+ cores, all busy, at best \\d+ MB/s, ratio (${NUMBER})`).exec(run.output);
+      assert.ok(ceiling && Number(ceiling[1]) > 0 && Number(ceiling[2]) > 0, run.output);
       assert.match(run.output, new RegExp(`CPU of the ${builder} process while building, per GiB: user ${NUMBER} s, system ${NUMBER} s`));
       const peaks = profile === "production" ? /peak RSS while building: server \d+ MiB, worker \d+ MiB \(target < 200\)/ : /peak RSS while building: server \d+ MiB \(target < 200\)/;
       assert.match(run.output, peaks);
