@@ -54,12 +54,19 @@ export function sampleRss(pid: number): { stop(): number } {
 
 const CLOCK_TICKS_PER_S = 100;
 
+/** The fields of `/proc/<pid>/stat` after the parenthesised command name (state first). */
+function statFields(pid: number | "self"): string[] {
+  return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+}
+
+const ticksToMs = (ticks: string | undefined) => (Number(ticks) * 1000) / CLOCK_TICKS_PER_S;
+
 /** CPU time a process has used so far, user and system, in ms; 0 when it is gone. */
 export function processCpuTimes(pid: number): { user: number; system: number } {
   try {
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return { user: (Number(fields[11]) * 1000) / CLOCK_TICKS_PER_S, system: (Number(fields[12]) * 1000) / CLOCK_TICKS_PER_S };
+    // utime and stime are the 12th and 13th of those fields.
+    const fields = statFields(pid);
+    return { user: ticksToMs(fields[11]), system: ticksToMs(fields[12]) };
   } catch {
     return { user: 0, system: 0 };
   }
@@ -67,9 +74,9 @@ export function processCpuTimes(pid: number): { user: number; system: number } {
 
 /** CPU time (user + system) this process's finished, waited-for children have used so far, in ms: what the commands run by `timed` cost. */
 export function childrenCpuMs(): number {
-  // cutime and cstime, the 14th and 15th fields after the command name.
-  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS_PER_S;
+  // cutime and cstime, the 14th and 15th.
+  const fields = statFields("self");
+  return ticksToMs(fields[13]) + ticksToMs(fields[14]);
 }
 
 /** CPU time (user + system) a process has used so far, in ms; 0 when it is gone. */
